@@ -1,0 +1,50 @@
+"""Stores from URLs: the scheme picks the backend, whose module is imported on first use."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from sesh._core import Ttl
+from sesh.protocols import AsyncSessionStore, SessionStore
+
+__all__ = ["SCHEMES", "async_from_url", "from_url"]
+
+# scheme -> (module, sync class, async class). A new backend is one line here.
+SCHEMES: dict[str, tuple[str, str, str]] = {
+    "memory": ("sesh.backends.memory", "MemoryStore", "AsyncMemoryStore"),
+    "redis": ("sesh.backends.redis", "RedisStore", "AsyncRedisStore"),
+    "rediss": ("sesh.backends.redis", "RedisStore", "AsyncRedisStore"),
+    "unix": ("sesh.backends.redis", "RedisStore", "AsyncRedisStore"),
+}
+
+
+def _store_class(url: object, which: int) -> Any:
+    if not isinstance(url, str):
+        raise TypeError(f"url must be a str, not {type(url).__name__}")
+    scheme, sep, _ = url.partition("://")
+    entry = SCHEMES.get(scheme.lower()) if sep else None
+    if entry is None:
+        # Name the scheme only: the rest of a URL may hold a password.
+        known = ", ".join(f"{s}://" for s in SCHEMES)
+        shown = f"{scheme!r}" if sep and len(scheme) <= 20 else "none"
+        raise ValueError(f"unsupported store URL scheme {shown}; sesh knows {known}")
+    return getattr(importlib.import_module(entry[0]), entry[which])
+
+
+def from_url(url: str, *, prefix: str = "sesh", ttl: Ttl = None) -> SessionStore:
+    """Makes a store from a URL: ``memory://``, or a redis-py URL (``redis://``,
+    ``rediss://``, ``unix://``).
+
+    Raises:
+        TypeError: ``url``, ``prefix`` or ``ttl`` has the wrong type.
+        ValueError: an unknown scheme, a malformed URL, or a bad prefix or ttl.
+    """
+    store: SessionStore = _store_class(url, 1).from_url(url, prefix=prefix, ttl=ttl)
+    return store
+
+
+def async_from_url(url: str, *, prefix: str = "sesh", ttl: Ttl = None) -> AsyncSessionStore:
+    """Makes an asyncio store from a URL; the schemes are those of ``from_url``."""
+    store: AsyncSessionStore = _store_class(url, 2).from_url(url, prefix=prefix, ttl=ttl)
+    return store
