@@ -1,0 +1,84 @@
+"""The conformance kit: the contract of a session store, as a pytest suite.
+
+A custom backend proves itself with a few lines::
+
+    from sesh.testing import SessionStoreConformance
+
+    class TestMyStore(SessionStoreConformance):
+        def make_store(self, *, prefix, ttl):
+            return MyStore(prefix=prefix, ttl=ttl)
+
+``AsyncSessionStoreConformance`` does the same for an ``AsyncSessionStore``. Optional
+hooks: ``pass_time(seconds)`` (default: sleep; override it to move an injected clock,
+see ``FakeClock``), ``short_ttl`` (the ttl of the expiry checks, default 0.5 s) and
+``hypothesis_examples``. Each test closes the stores it opened and kills the sessions
+it made, under a random prefix of its own.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from sesh.protocols import AsyncSessionStore, SessionStore
+from sesh.testing._clock import FakeClock
+from sesh.testing._expiry import ExpiryChecks
+from sesh.testing._inputs import InputChecks
+from sesh.testing._verbs import IdChecks, VerbChecks
+
+__all__ = ["AsyncSessionStoreConformance", "FakeClock", "SessionStoreConformance"]
+
+
+class _Suite(VerbChecks, IdChecks, ExpiryChecks, InputChecks):
+    pass
+
+
+class SessionStoreConformance(_Suite):
+    """Subclass with ``make_store(self, *, prefix, ttl)`` returning a ``SessionStore``."""
+
+    def test_is_a_session_store(self) -> None:
+        store = self.open().store
+        assert isinstance(store, SessionStore)
+        assert not inspect.iscoroutinefunction(store.get)
+
+    def test_context_manager_closes(self) -> None:
+        store = self.build(ttl=60)
+        with store as entered:
+            assert entered is store
+
+
+class AsyncSessionStoreConformance(_Suite):
+    """Subclass with ``make_store(self, *, prefix, ttl)`` returning an ``AsyncSessionStore``.
+
+    ``make_store`` stays a plain method; the kit calls it inside the event loop it runs
+    the test in, so it may create asyncio clients.
+    """
+
+    is_async = True
+
+    def test_is_an_async_session_store(self) -> None:
+        store = self.open().store
+        assert isinstance(store, AsyncSessionStore)
+        for name in ("set", "get", "liv", "die", "aclose"):
+            assert inspect.iscoroutinefunction(getattr(store, name)), name
+
+    def test_async_context_manager_closes(self) -> None:
+        store = self.build(ttl=60)
+
+        async def use() -> None:
+            async with store as entered:
+                assert entered is store
+
+        self.run(use())
+
+    def test_concurrent_calls_keep_sessions_apart(self) -> None:
+        view = self.open(ttl=60)
+        store = view.store
+        users = [f"user-{n}" for n in range(64)]
+        ids = self.run_all([store.set(user) for user in users])
+        view.made.extend(ids)
+        assert len(set(ids)) == len(users)
+        assert self.run_all([store.get(i) for i in ids]) == users
+        assert self.run_all([store.die(i) for i in ids[::2]]) == [True] * 32
+        assert self.run_all([store.get(i) for i in ids]) == [
+            None if n % 2 == 0 else user for n, user in enumerate(users)
+        ]

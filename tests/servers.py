@@ -1,0 +1,88 @@
+"""Real redis-server processes for the tests: started on a free loopback port, then stopped."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+INSTALL_HINT = (
+    "the tests need a real redis-server: install it (Debian/Ubuntu: apt-get install"
+    " redis-server) or set SESH_REDIS_URL to a Redis 6.2+ the tests may write to"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class RedisServer:
+    """One redis-server with no persistence, on 127.0.0.1, in a scratch directory."""
+
+    def __init__(self, *extra_args: str) -> None:
+        executable = shutil.which("redis-server")
+        if executable is None:
+            raise RuntimeError(INSTALL_HINT)
+        self.executable = executable
+        self.extra_args = extra_args
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self.workdir = tempfile.TemporaryDirectory(prefix="sesh-redis-")
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, port: int | None = None, timeout: float = 10.0) -> None:
+        """Starts the server (on ``port``, or a free one) and waits until it answers PING."""
+        self.port = port or free_port()
+        self.process = subprocess.Popen(
+            [
+                self.executable,
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+                "--save", "",
+                "--appendonly", "no",
+                "--dir", str(Path(self.workdir.name)),
+                *self.extra_args,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        try:
+            while True:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"redis-server exited with {self.process.returncode}")
+                try:
+                    client.ping()
+                    return
+                except redis.ConnectionError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.02)
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def close(self) -> None:
+        self.stop()
+        self.workdir.cleanup()
