@@ -37,9 +37,9 @@ CLIENT_DEFAULTS: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeou
 """What ``from_url`` sets on the client it makes, unless the URL's query says otherwise.
 
 A session lookup sits on every request: a stalled Redis should fail that request within
-a second rather than hold it for redis-py's default of 5 s per attempt. One quick retry
-on a broken connection (not on a timeout) hides a connection that went stale while Redis
-restarted; every sesh operation is safe to send twice (see the README).
+a second rather than hold it for redis-py's default of 5 s per attempt (and up to ten
+attempts). ``from_url`` also sets one quick retry (10-50 ms) on a connection error, not
+on a timeout; every sesh command is safe to send twice (see the README).
 """
 
 

@@ -1,0 +1,140 @@
+"""The pure semantics: ids, validation, ttl arithmetic, key naming and the verb flows."""
+
+from __future__ import annotations
+
+import base64
+from datetime import timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sesh import _core
+from sesh._core import Delete, Fetch, Insert, Refresh, SessionCore
+from sesh.errors import SeshError
+
+
+@given(st.binary(min_size=32, max_size=32))
+def test_every_base64_of_32_bytes_is_a_session_id(raw: bytes) -> None:
+    assert _core.is_session_id(base64.b64encode(raw).decode("ascii"))
+
+
+@given(st.text())
+def test_only_base64_of_32_bytes_is_a_session_id(text: str) -> None:
+    try:
+        valid = len(base64.b64decode(text, validate=True)) == 32
+        valid = valid and base64.b64encode(base64.b64decode(text)).decode() == text
+    except ValueError:
+        valid = False
+    assert _core.is_session_id(text) == valid
+
+
+def test_new_ids_are_session_ids() -> None:
+    ids = {_core.new_session_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(_core.is_session_id(i) and len(i) == _core.ID_LENGTH for i in ids)
+
+
+@pytest.mark.parametrize(
+    ("ttl", "ms"),
+    [
+        (None, None),
+        (0, None),
+        (0.0, None),
+        (timedelta(0), None),
+        (1, 1000),
+        (0.001, 1),
+        (0.0015, 2),
+        (1.2345, 1234),
+        (86400, 86_400_000),
+        (timedelta(minutes=30), 1_800_000),
+        (timedelta(milliseconds=250), 250),
+        (_core.MAX_TTL_SECONDS, _core.MAX_TTL_SECONDS * 1000),
+    ],
+)
+def test_ttl_to_ms(ttl: _core.Ttl, ms: int | None) -> None:
+    assert _core.ttl_to_ms(ttl) == ms
+
+
+@pytest.mark.parametrize("ttl", [_core.MAX_TTL_SECONDS + 1, 10**400, 0.0004, -1e-9])
+def test_ttl_out_of_range(ttl: float) -> None:
+    with pytest.raises(ValueError, match="ttl"):
+        _core.ttl_to_ms(ttl)
+
+
+def test_deadline_arithmetic() -> None:
+    assert _core.deadline(100.0, None) is None
+    assert _core.deadline(100.0, 1500) == 101.5
+    assert not _core.is_expired(None, 1e18)
+    assert not _core.is_expired(101.5, 101.499)
+    assert _core.is_expired(101.5, 101.5)
+
+
+@pytest.mark.parametrize(
+    ("user_id", "stored"),
+    [("alice", "alice"), (42, "42"), (-1, "-1"), ("é" * 512, "é" * 512), (10**1000, str(10**1000))],
+)
+def test_user_ids_are_stored_as_text(user_id: str | int, stored: str) -> None:
+    assert _core.check_user_id(user_id) == stored
+
+
+def test_huge_int_user_id_is_refused_cheaply() -> None:
+    with pytest.raises(ValueError, match="longer than 1024"):
+        _core.check_user_id(10**100_000)
+
+
+class Text(str):
+    pass
+
+
+def test_str_subclasses_are_stored_as_plain_str() -> None:
+    assert type(_core.check_user_id(Text("alice"))) is str
+
+
+@pytest.mark.parametrize(
+    ("prefix", "error"),
+    [(None, TypeError), (b"sesh", TypeError), ("", ValueError), ("x" * 257, ValueError)],
+)
+def test_bad_prefix(prefix: object, error: type[Exception]) -> None:
+    with pytest.raises(error, match="prefix"):
+        SessionCore(prefix, None)  # type: ignore[arg-type]
+
+
+def drive(flow: _core.Flow[object], replies: list[object]) -> tuple[list[_core.Op], object]:
+    """Runs a flow on canned replies; returns the operations it asked for and its result."""
+    ops: list[_core.Op] = []
+    try:
+        ops.append(next(flow))
+        for reply in replies:
+            ops.append(flow.send(reply))
+    except StopIteration as done:
+        return ops, done.value
+    raise AssertionError("the flow asked for more operations than expected")
+
+
+def test_verbs_ask_for_one_operation_each() -> None:
+    core = SessionCore("app", 90)
+    ops, session_id = drive(core.set(7), [True])
+    assert ops == [Insert(f"app:{session_id}", "7", 90_000)]
+    assert drive(core.get(session_id), ["7"]) == ([Fetch(f"app:{session_id}", None)], "7")
+    assert drive(core.get(session_id, True), ["7"])[0] == [Fetch(f"app:{session_id}", 90_000)]
+    assert drive(core.liv(session_id), [True]) == ([Refresh(f"app:{session_id}", 90_000)], True)
+    assert drive(core.die(session_id), [False]) == ([Delete(f"app:{session_id}")], False)
+
+
+def test_malformed_ids_ask_for_nothing() -> None:
+    core = SessionCore("app", 90)
+    for flow in (core.get("x"), core.get("x", True), core.liv("x"), core.die("x")):
+        ops, result = drive(flow, [])
+        assert ops == []
+        assert result in (None, False)
+
+
+def test_set_draws_again_on_collision_then_gives_up() -> None:
+    core = SessionCore("app", None)
+    ops, session_id = drive(core.set("u"), [False, False, True])
+    assert len(ops) == 3
+    assert len({op.key for op in ops}) == 3
+    assert ops[-1].key == f"app:{session_id}"
+    with pytest.raises(SeshError, match="draws"):
+        drive(core.set("u"), [False] * _core.MAX_ID_DRAWS)
