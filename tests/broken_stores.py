@@ -1,0 +1,276 @@
+"""A plain, correct third-party-style store, and variants that each get one thing wrong.
+
+``tests/test_kit_catches_broken_stores.py`` runs the conformance kit against every one:
+the correct store must pass, and each broken one must fail the check named beside it.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from sesh import SeshError
+from sesh._core import SessionCore, check_user_id, is_session_id, ttl_to_ms
+
+SHARED: dict[str, list[Any]] = {}
+
+
+class DictStore:
+    """A correct SessionStore written from scratch on a dict, as a backend author might."""
+
+    def __init__(self, prefix: str, ttl: Any, clock: Callable[[], float]) -> None:
+        self.prefix = SessionCore(prefix, None).prefix
+        self.ttl = self.convert_ttl(ttl)
+        self.clock = clock
+        self.data: dict[str, list[Any]] = {}
+
+    # The pieces the variants replace.
+    def convert_ttl(self, ttl: Any) -> float | None:
+        ms = ttl_to_ms(ttl)
+        return None if ms is None else ms / 1000
+
+    def new_id(self) -> str:
+        return base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+    def value(self, user_id: Any) -> Any:
+        return check_user_id(user_id)
+
+    def valid(self, session_id: Any) -> bool:
+        return is_session_id(session_id)
+
+    def key(self, session_id: str) -> str:
+        return f"{self.prefix}:{session_id}"
+
+    def deadline(self) -> float | None:
+        return None if self.ttl is None else self.clock() + self.ttl
+
+    def refresh(self, entry: list[Any]) -> None:
+        entry[1] = self.deadline()
+
+    def entry(self, session_id: str) -> list[Any] | None:
+        entry = self.data.get(self.key(session_id))
+        if entry is not None and entry[1] is not None and entry[1] <= self.clock():
+            del self.data[self.key(session_id)]
+            return None
+        return entry
+
+    # The protocol.
+    def set(self, user_id: Any) -> str:
+        value = self.value(user_id)
+        for _ in range(5):
+            session_id = self.new_id()
+            if self.entry(session_id) is None:
+                self.data[self.key(session_id)] = [value, self.deadline()]
+                return session_id
+        raise SeshError("no fresh id")
+
+    def get(self, session_id: Any, *, touch: Any = False) -> Any:
+        if not isinstance(touch, bool):
+            raise TypeError("touch must be a bool")
+        if not self.valid(session_id):
+            return None
+        entry = self.entry(session_id)
+        if entry is None:
+            return None
+        if touch:
+            self.refresh(entry)
+        return entry[0]
+
+    def liv(self, session_id: Any) -> Any:
+        if not self.valid(session_id):
+            return False
+        entry = self.entry(session_id)
+        if entry is None:
+            return False
+        self.refresh(entry)
+        return True
+
+    def die(self, session_id: Any) -> Any:
+        if not self.valid(session_id):
+            return False
+        found = self.entry(session_id) is not None
+        self.data.pop(self.key(session_id), None)
+        return found
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> DictStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class CounterIds(DictStore):
+    count = 0
+
+    def new_id(self) -> str:
+        CounterIds.count += 1
+        return base64.b64encode(CounterIds.count.to_bytes(32, "big")).decode("ascii")
+
+
+class UrlsafeIds(DictStore):
+    def new_id(self) -> str:
+        return base64.urlsafe_b64encode(b"\xfb\xff" + secrets.token_bytes(30)).decode("ascii")
+
+
+class ShortIds(DictStore):
+    def new_id(self) -> str:
+        return base64.b64encode(secrets.token_bytes(24)).decode("ascii")
+
+    def valid(self, session_id: Any) -> bool:
+        return isinstance(session_id, str) and len(session_id) == 32
+
+
+class NoExpiry(DictStore):
+    def deadline(self) -> float | None:
+        return None
+
+
+class WholeSecondTtl(DictStore):
+    def convert_ttl(self, ttl: Any) -> float | None:
+        seconds = super().convert_ttl(ttl)
+        return None if seconds is None else float(math.ceil(seconds))
+
+
+class ZeroTtlExpiresAtOnce(DictStore):
+    def convert_ttl(self, ttl: Any) -> float | None:
+        return 0.0 if ttl == 0 else super().convert_ttl(ttl)
+
+
+class NegativeTtlAccepted(DictStore):
+    def convert_ttl(self, ttl: Any) -> float | None:
+        return abs(ttl) if isinstance(ttl, (int, float)) and ttl < 0 else super().convert_ttl(ttl)
+
+
+class LivAdds(DictStore):
+    def liv(self, session_id: Any) -> Any:
+        entry = self.entry(session_id) if self.valid(session_id) else None
+        if entry is None:
+            return False
+        if self.ttl is not None:
+            entry[1] += self.ttl
+        return True
+
+
+class TouchIgnored(DictStore):
+    def get(self, session_id: Any, *, touch: Any = False) -> Any:
+        return super().get(session_id)
+
+
+class GetAlwaysTouches(DictStore):
+    def get(self, session_id: Any, *, touch: Any = False) -> Any:
+        return super().get(session_id, touch=True)
+
+
+class LivCreates(DictStore):
+    def liv(self, session_id: Any) -> Any:
+        if self.valid(session_id) and self.entry(session_id) is None:
+            self.data[self.key(session_id)] = ["", self.deadline()]
+        return super().liv(session_id)
+
+
+class LivReturnsInt(DictStore):
+    def liv(self, session_id: Any) -> Any:
+        return int(super().liv(session_id))
+
+
+class ExpiredRevivable(DictStore):
+    def entry(self, session_id: str) -> list[Any] | None:
+        return self.data.get(self.key(session_id))
+
+    def get(self, session_id: Any, *, touch: Any = False) -> Any:
+        entry = self.entry(session_id) if self.valid(session_id) else None
+        if entry is None or (not touch and entry[1] is not None and entry[1] <= self.clock()):
+            return None
+        return super().get(session_id, touch=touch)
+
+
+class DieAlwaysTrue(DictStore):
+    def die(self, session_id: Any) -> Any:
+        super().die(session_id)
+        return True
+
+
+class IntUserIds(DictStore):
+    def value(self, user_id: Any) -> Any:
+        return user_id if isinstance(user_id, int) else super().value(user_id)
+
+
+class NoUserIdChecks(DictStore):
+    def value(self, user_id: Any) -> Any:
+        return str(user_id)
+
+
+class IgnoresPrefix(DictStore):
+    def __init__(self, prefix: str, ttl: Any, clock: Callable[[], float]) -> None:
+        super().__init__(prefix, ttl, clock)
+        self.data = SHARED
+
+    def key(self, session_id: str) -> str:
+        return session_id
+
+
+class MalformedIdsRaise(DictStore):
+    def valid(self, session_id: Any) -> bool:
+        if isinstance(session_id, str) and not super().valid(session_id):
+            raise ValueError("bad session id")
+        return super().valid(session_id)
+
+
+class StripsIds(DictStore):
+    def valid(self, session_id: Any) -> bool:
+        return super().valid(session_id.strip() if isinstance(session_id, str) else session_id)
+
+    def key(self, session_id: str) -> str:
+        return super().key(session_id.strip())
+
+
+class OverwritesOnCollision(DictStore):
+    def entry(self, session_id: str) -> list[Any] | None:
+        return None if self.data.get("writing") else super().entry(session_id)
+
+    def set(self, user_id: Any) -> str:
+        self.data["writing"] = [True, None]
+        try:
+            return super().set(user_id)
+        finally:
+            del self.data["writing"]
+
+
+class ReprLeaksIds(DictStore):
+    def set(self, user_id: Any) -> str:
+        self.last = super().set(user_id)
+        return self.last
+
+    def __repr__(self) -> str:
+        return f"ReprLeaksIds(last={getattr(self, 'last', None)})"
+
+
+BROKEN: dict[str, tuple[type[DictStore], str]] = {
+    "counter ids": (CounterIds, "test_ids_are_random"),
+    "urlsafe ids": (UrlsafeIds, "test_id_is_standard_base64_of_32_bytes"),
+    "short ids": (ShortIds, "test_id_is_standard_base64_of_32_bytes"),
+    "no expiry": (NoExpiry, "test_session_expires_after_ttl"),
+    "whole-second ttl": (WholeSecondTtl, "test_session_expires_after_ttl"),
+    "ttl 0 expires at once": (ZeroTtlExpiresAtOnce, "test_no_ttl_never_expires"),
+    "negative ttl accepted": (NegativeTtlAccepted, "test_bad_ttl_value_is_refused"),
+    "liv adds to the ttl": (LivAdds, "test_liv_resets_expiry_to_the_full_ttl"),
+    "touch ignored": (TouchIgnored, "test_get_with_touch_resets_expiry_to_the_full_ttl"),
+    "get always touches": (GetAlwaysTouches, "test_plain_get_does_not_extend"),
+    "liv creates": (LivCreates, "test_liv_reports_existence_and_never_creates"),
+    "liv returns int": (LivReturnsInt, "test_liv_reports_existence_and_never_creates"),
+    "expired revivable": (ExpiredRevivable, "test_expired_session_cannot_be_revived"),
+    "die always true": (DieAlwaysTrue, "test_die_removes_once_and_is_idempotent"),
+    "int user ids": (IntUserIds, "test_int_user_id_comes_back_as_its_decimal_string"),
+    "no user id checks": (NoUserIdChecks, "test_bad_user_ids_are_refused"),
+    "ignores prefix": (IgnoresPrefix, "test_prefixes_do_not_see_each_other"),
+    "malformed ids raise": (MalformedIdsRaise, "test_malformed_session_ids_are_no_session"),
+    "strips ids": (StripsIds, "test_malformed_session_ids_are_no_session"),
+    "overwrites on collision": (OverwritesOnCollision, "test_a_colliding_id_is_drawn_again"),
+    "repr leaks ids": (ReprLeaksIds, "test_repr_shows_no_session_id"),
+}

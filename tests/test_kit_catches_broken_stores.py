@@ -1,0 +1,86 @@
+"""The conformance kit passes a correct store and fails each deliberately broken one."""
+
+from __future__ import annotations
+
+import pytest
+
+# Imported here, so that each in-process kit run below reuses these modules and
+# hypothesis's character tables instead of importing and building them again.
+import sesh.testing  # noqa: F401
+from tests.broken_stores import BROKEN
+
+KIT_RUN = """
+import functools
+from tests.broken_stores import {name} as Store, DictStore
+from sesh.testing import {kit}, FakeClock
+
+
+class Async:
+    def __init__(self, store):
+        self.store = store
+
+    async def set(self, user_id):
+        return self.store.set(user_id)
+
+    async def get(self, session_id, *, touch=False):
+        return self.store.get(session_id, touch=touch)
+
+    async def liv(self, session_id):
+        return self.store.liv(session_id)
+
+    async def die(self, session_id):
+        return self.store.die(session_id)
+
+    async def aclose(self):
+        pass
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        pass
+
+    def __repr__(self):
+        return repr(self.store)
+
+
+class TestKit({kit}):
+    hypothesis_examples = 25
+
+    @functools.cached_property
+    def clock(self):
+        return FakeClock()
+
+    def pass_time(self, seconds):
+        self.clock.advance(seconds)
+
+    def make_store(self, *, prefix, ttl):
+        store = Store(prefix, ttl, self.clock)
+        return Async(store) if {is_async} else store
+"""
+
+
+def run_kit(pytester: pytest.Pytester, name: str, is_async: bool = False) -> list[str]:
+    """Runs the kit on the store class ``name``; returns the names of the failed checks."""
+    kit = "AsyncSessionStoreConformance" if is_async else "SessionStoreConformance"
+    pytester.makepyfile(test_kit=KIT_RUN.format(name=name, kit=kit, is_async=is_async))
+    recorder = pytester.inline_run("-q", "-p", "no:cacheprovider", "-W", "ignore")
+    passed, _skipped, failed = recorder.listoutcomes()
+    assert passed, "the kit ran no check"
+    return sorted({report.nodeid.split("::")[-1].split("[")[0] for report in failed})
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+def test_a_correct_store_passes(pytester: pytest.Pytester, is_async: bool) -> None:
+    assert run_kit(pytester, "DictStore", is_async) == []
+
+
+@pytest.mark.parametrize("flaw", sorted(BROKEN))
+def test_a_broken_store_fails(pytester: pytest.Pytester, flaw: str) -> None:
+    store_class, check = BROKEN[flaw]
+    failed = run_kit(pytester, store_class.__name__)
+    assert check in failed, f"the kit missed a store whose flaw is: {flaw}"
+
+
+def test_the_async_kit_fails_a_broken_store(pytester: pytest.Pytester) -> None:
+    assert "test_liv_resets_expiry_to_the_full_ttl" in run_kit(pytester, "LivAdds", True)
