@@ -1,10 +1,12 @@
 """The semantics of a session, with no I/O.
 
 Every decision about a session lives here: id generation and validation, user-id, prefix
-and ttl checks, key naming, expiry arithmetic and the bounded collision retry. A verb is a
-*flow*: a generator that yields storage operations (``Insert``, ``Fetch``, ``Refresh``,
-``Delete``) and receives each one's result. Backends only carry an operation out, as one
-atomic step; ``sesh._store`` drives a flow synchronously or under asyncio.
+and ttl checks, key naming, expiry arithmetic and the bounded collision retry. A verb
+becomes storage operations (``Insert``, ``Fetch``, ``Refresh``, ``Delete``) that a backend
+carries out, each as one atomic step. ``get``, ``liv`` and ``die`` are one operation, or
+none for a malformed id; ``set`` is a *flow*, a generator that yields Inserts and is sent
+each one's result, because a collision means drawing again. ``sesh._store`` runs them,
+synchronously or under asyncio.
 """
 
 from __future__ import annotations
@@ -207,7 +209,7 @@ class Delete(NamedTuple):
 
 Op = Insert | Fetch | Refresh | Delete
 Flow = Generator[Op, Any, T]
-"""A verb: yields operations, is sent each one's result, returns the verb's result."""
+"""A verb of several steps: yields operations, is sent each one's result, returns its own."""
 
 
 class SessionCore:
@@ -229,8 +231,12 @@ class SessionCore:
         """The storage key of a session: ``<prefix>:<session id>``, as in redis-sesh."""
         return self._head + session_id
 
-    def set(self, user_id: object) -> Flow[str]:
-        """Creates a session for ``user_id``; returns its id."""
+    def set_flow(self, user_id: object) -> Flow[str]:
+        """Creates a session for ``user_id``; returns its id.
+
+        The one verb that may take several operations: an Insert that finds its key taken
+        is answered False, and a fresh id is drawn.
+        """
         value = check_user_id(user_id)
         for _ in range(MAX_ID_DRAWS):
             session_id = new_session_id()
@@ -241,23 +247,22 @@ class SessionCore:
             " so the store does not report absent keys correctly"
         )
 
-    def get(self, session_id: object, touch: object = False) -> Flow[str | None]:
-        """Reads a session's user id, optionally resetting its expiry in the same step."""
+    def get_op(self, session_id: object, touch: object = False) -> Fetch | None:
+        """The read of a session (resetting its expiry if ``touch``); None if malformed."""
         if touch is not True and touch is not False:
             raise TypeError(f"touch must be a bool, not {type(touch).__name__}")
         if not is_session_id(session_id):
             return None
-        touch_ms = self.ttl_ms if touch else None
-        return cast("str | None", (yield Fetch(self._head + cast(str, session_id), touch_ms)))
+        return Fetch(self._head + cast(str, session_id), self.ttl_ms if touch else None)
 
-    def liv(self, session_id: object) -> Flow[bool]:
-        """Resets a session's expiry to the full ttl; says whether it exists."""
+    def liv_op(self, session_id: object) -> Refresh | None:
+        """The reset of a session's expiry to the full ttl; None if malformed."""
         if not is_session_id(session_id):
-            return False
-        return cast(bool, (yield Refresh(self._head + cast(str, session_id), self.ttl_ms)))
+            return None
+        return Refresh(self._head + cast(str, session_id), self.ttl_ms)
 
-    def die(self, session_id: object) -> Flow[bool]:
-        """Ends a session; says whether one was there."""
+    def die_op(self, session_id: object) -> Delete | None:
+        """The removal of a session; None if the id is malformed."""
         if not is_session_id(session_id):
-            return False
-        return cast(bool, (yield Delete(self._head + cast(str, session_id))))
+            return None
+        return Delete(self._head + cast(str, session_id))

@@ -1,7 +1,8 @@
 """The sync and async drivers: the public verbs, run on any backend's single-step I/O.
 
 A backend subclasses ``SyncStore`` or ``AsyncStore`` and writes only ``_execute`` (carry
-out one ``sesh._core`` operation) and, if it holds resources, ``close``/``aclose``.
+out one ``sesh._core`` operation and return its result) and, if it holds resources,
+``close``/``aclose``. The two drivers differ only in ``await``.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class SyncStore(BaseStore):
             BackendError: the backend failed.
             SeshError: no fresh id could be written after a few draws.
         """
-        return self._drive(self._core.set(user_id))
+        return self._drive(self._core.set_flow(user_id))
 
     def get(self, session_id: str, *, touch: bool = False) -> str | None:
         """Returns the user id of a live session, or None.
@@ -63,15 +64,18 @@ class SyncStore(BaseStore):
         With ``touch=True`` the session's expiry is also reset to the full ttl, in the
         same step. A malformed ``session_id`` is no session and costs no backend call.
         """
-        return self._drive(self._core.get(session_id, touch))
+        op = self._core.get_op(session_id, touch)
+        return None if op is None else self._execute(op)
 
     def liv(self, session_id: str) -> bool:
         """Resets a session's expiry to the full ttl; True if the session exists."""
-        return self._drive(self._core.liv(session_id))
+        op = self._core.liv_op(session_id)
+        return op is not None and self._execute(op)
 
     def die(self, session_id: str) -> bool:
         """Ends a session; True if one was removed. Idempotent."""
-        return self._drive(self._core.die(session_id))
+        op = self._core.die_op(session_id)
+        return op is not None and self._execute(op)
 
     def close(self) -> None:
         """Releases what the store owns (a client it made in ``from_url``)."""
@@ -107,19 +111,22 @@ class AsyncStore(BaseStore):
 
     async def set(self, user_id: str | int) -> str:
         """Creates a session for ``user_id`` and returns its new random id (see SyncStore)."""
-        return await self._drive(self._core.set(user_id))
+        return await self._drive(self._core.set_flow(user_id))
 
     async def get(self, session_id: str, *, touch: bool = False) -> str | None:
         """Returns the user id of a live session, or None (see SyncStore.get)."""
-        return await self._drive(self._core.get(session_id, touch))
+        op = self._core.get_op(session_id, touch)
+        return None if op is None else await self._execute(op)
 
     async def liv(self, session_id: str) -> bool:
         """Resets a session's expiry to the full ttl; True if the session exists."""
-        return await self._drive(self._core.liv(session_id))
+        op = self._core.liv_op(session_id)
+        return op is not None and await self._execute(op)
 
     async def die(self, session_id: str) -> bool:
         """Ends a session; True if one was removed. Idempotent."""
-        return await self._drive(self._core.die(session_id))
+        op = self._core.die_op(session_id)
+        return op is not None and await self._execute(op)
 
     async def aclose(self) -> None:
         """Releases what the store owns (a client it made in ``async_from_url``)."""

@@ -112,29 +112,36 @@ def drive(flow: _core.Flow[object], replies: list[object]) -> tuple[list[_core.O
     raise AssertionError("the flow asked for more operations than expected")
 
 
-def test_verbs_ask_for_one_operation_each() -> None:
+def test_each_verb_is_one_operation() -> None:
     core = SessionCore("app", 90)
-    ops, session_id = drive(core.set(7), [True])
+    ops, session_id = drive(core.set_flow(7), [True])
     assert ops == [Insert(f"app:{session_id}", "7", 90_000)]
-    assert drive(core.get(session_id), ["7"]) == ([Fetch(f"app:{session_id}", None)], "7")
-    assert drive(core.get(session_id, True), ["7"])[0] == [Fetch(f"app:{session_id}", 90_000)]
-    assert drive(core.liv(session_id), [True]) == ([Refresh(f"app:{session_id}", 90_000)], True)
-    assert drive(core.die(session_id), [False]) == ([Delete(f"app:{session_id}")], False)
+    assert core.get_op(session_id) == Fetch(f"app:{session_id}", None)
+    assert core.get_op(session_id, True) == Fetch(f"app:{session_id}", 90_000)
+    assert core.liv_op(session_id) == Refresh(f"app:{session_id}", 90_000)
+    assert core.die_op(session_id) == Delete(f"app:{session_id}")
 
 
-def test_malformed_ids_ask_for_nothing() -> None:
+def test_without_ttl_touch_is_a_plain_read_and_liv_a_check() -> None:
+    core = SessionCore("app", None)
+    session_id = _core.new_session_id()
+    assert core.get_op(session_id, True) == Fetch(f"app:{session_id}", None)
+    assert core.liv_op(session_id) == Refresh(f"app:{session_id}", None)
+
+
+def test_malformed_ids_are_no_operation() -> None:
     core = SessionCore("app", 90)
-    for flow in (core.get("x"), core.get("x", True), core.liv("x"), core.die("x")):
-        ops, result = drive(flow, [])
-        assert ops == []
-        assert result in (None, False)
+    assert core.get_op("x") is None
+    assert core.get_op("x", True) is None
+    assert core.liv_op("x") is None
+    assert core.die_op("x") is None
 
 
 def test_set_draws_again_on_collision_then_gives_up() -> None:
     core = SessionCore("app", None)
-    ops, session_id = drive(core.set("u"), [False, False, True])
+    ops, session_id = drive(core.set_flow("u"), [False, False, True])
     assert len(ops) == 3
     assert len({op.key for op in ops}) == 3
     assert ops[-1].key == f"app:{session_id}"
     with pytest.raises(SeshError, match="draws"):
-        drive(core.set("u"), [False] * _core.MAX_ID_DRAWS)
+        drive(core.set_flow("u"), [False] * _core.MAX_ID_DRAWS)

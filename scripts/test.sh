@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The whole test run, from a fresh Debian/Ubuntu machine: installs what is missing
+# (redis-server from the distribution, a virtualenv with sesh and its test extra), then
+# runs the linters, the type checker and the suite. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else return 1; fi
+}
+
+apt_install() {
+    command -v apt-get >/dev/null 2>&1 || return 1
+    as_root apt-get update -qq || return 1
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+if [ -z "${SESH_REDIS_URL:-}" ] && ! command -v redis-server >/dev/null 2>&1; then
+    echo "test.sh: redis-server is missing; installing Debian's redis-server package" >&2
+    apt_install redis-server || {
+        echo "test.sh: could not install redis-server: install it yourself, or set" \
+            "SESH_REDIS_URL to a Redis 6.2+ the tests may write to" >&2
+        exit 1
+    }
+fi
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$python" -m venv .venv 2>/dev/null || {
+        apt_install python3-venv && rm -rf .venv && "$python" -m venv .venv
+    }
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy --strict sesh
+exec .venv/bin/python -m pytest "$@"
