@@ -15,7 +15,7 @@ import base64
 import platform
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -29,22 +29,20 @@ from tests.servers import RedisServer
 TTL = 3600
 PREFIX = "bench"
 VERBS = ["set", "get", "get(touch)", "liv", "die"]
+Caller = Callable[[Any], Any]
+Row = tuple[str, str, float, float, float]
 
 
 def new_key() -> str:
     return f"{PREFIX}:{base64.b64encode(secrets.token_bytes(32)).decode('ascii')}"
 
 
-def sync_calls(client: redis.Redis, store: RedisStore, n: int) -> dict[str, Any]:
-    """For each verb: (raw call, sesh call, argument makers) over n ops."""
-    session_id = store.set("1337")
+def verb_calls(client: Any, store: Any, session_id: str) -> dict[str, tuple[Caller, Caller]]:
+    """For each verb, (raw redis-py call, sesh call); sync or asyncio, as the client is."""
     key = f"{PREFIX}:{session_id}"
     ms = TTL * 1000
     return {
-        "set": (
-            lambda _: client.set(new_key(), "1337", nx=True, px=ms),
-            lambda _: store.set("1337"),
-        ),
+        "set": (lambda _: client.set(new_key(), "1337", nx=True, px=ms), lambda _: store.set(1337)),
         "get": (lambda _: client.get(key), lambda _: store.get(session_id)),
         "get(touch)": (
             lambda _: client.getex(key, px=ms),
@@ -55,14 +53,14 @@ def sync_calls(client: redis.Redis, store: RedisStore, n: int) -> dict[str, Any]
     }
 
 
-def time_sync(call: Callable[[Any], Any], args: list[Any]) -> float:
+def time_sync(call: Caller, args: list[Any]) -> float:
     started = time.perf_counter()
     for arg in args:
         call(arg)
     return time.perf_counter() - started
 
 
-async def time_async(call: Callable[[Any], Awaitable[Any]], args: list[Any]) -> float:
+async def time_async(call: Caller, args: list[Any]) -> float:
     started = time.perf_counter()
     for arg in args:
         await call(arg)
@@ -70,6 +68,7 @@ async def time_async(call: Callable[[Any], Awaitable[Any]], args: list[Any]) -> 
 
 
 def args_for(verb: str, n: int, client: redis.Redis) -> list[Any]:
+    """What each of n calls gets: nothing, or for die a key written just before."""
     if verb != "die":
         return [None] * n
     keys = [new_key() for _ in range(n)]
@@ -80,66 +79,51 @@ def args_for(verb: str, n: int, client: redis.Redis) -> list[Any]:
     return keys
 
 
-def summarize(times: dict[str, list[float]], n: int) -> tuple[float, float, float]:
-    """Median ops/s of raw and sesh, and the median of the per-round ratios."""
-    ratios = [raw / ours for raw, ours in zip(times["raw"], times["sesh"], strict=True)]
-    return n / median(times["raw"]), n / median(times["sesh"]), median(ratios)
-
-
-def bench(url: str, n: int, rounds: int) -> list[tuple[str, str, float, float, float]]:
-    client = redis.Redis.from_url(url)
-    store = RedisStore(client, prefix=PREFIX, ttl=TTL)
+def compare(
+    api: str,
+    calls: dict[str, tuple[Caller, Caller]],
+    timer: Callable[[Caller, list[Any]], float],
+    setup: redis.Redis,
+    n: int,
+    rounds: int,
+) -> list[Row]:
     rows = []
-    calls = sync_calls(client, store, n)
     for verb in VERBS:
         raw_call, sesh_call = calls[verb]
         times: dict[str, list[float]] = {"raw": [], "sesh": []}
         for turn in range(rounds):
             sides = [("raw", raw_call), ("sesh", sesh_call)]
             for side, call in sides[:: 1 if turn % 2 else -1]:
-                times[side].append(time_sync(call, args_for(verb, n, client)))
-        rows.append(("sync", verb, *summarize(times, n)))
-    rows += asyncio.run(bench_async(url, n, rounds, client))
+                times[side].append(timer(call, args_for(verb, n, setup)))
+        ratios = [raw / ours for raw, ours in zip(times["raw"], times["sesh"], strict=True)]
+        rows.append(
+            (api, verb, n / median(times["raw"]), n / median(times["sesh"]), median(ratios))
+        )
+    return rows
+
+
+def bench(url: str, n: int, rounds: int) -> list[Row]:
+    client = redis.Redis.from_url(url)
+    store = RedisStore(client, prefix=PREFIX, ttl=TTL)
+    rows = compare("sync", verb_calls(client, store, store.set(1337)), time_sync, client, n, rounds)
+
+    loop = asyncio.new_event_loop()
+    aclient = redis.asyncio.Redis.from_url(url)
+    astore = AsyncRedisStore(aclient, prefix=PREFIX, ttl=TTL)
+    acalls = verb_calls(aclient, astore, loop.run_until_complete(astore.set(1337)))
+
+    def atimer(call: Caller, args: list[Any]) -> float:
+        return loop.run_until_complete(time_async(call, args))
+
+    rows += compare("asyncio", acalls, atimer, client, n, rounds)
+    loop.run_until_complete(aclient.aclose())
+    loop.close()
     client.flushdb()
     client.close()
     return rows
 
 
-async def bench_async(
-    url: str, n: int, rounds: int, sync_client: redis.Redis
-) -> list[tuple[str, str, float, float, float]]:
-    client = redis.asyncio.Redis.from_url(url)
-    store = AsyncRedisStore(client, prefix=PREFIX, ttl=TTL)
-    session_id = await store.set("1337")
-    key = f"{PREFIX}:{session_id}"
-    ms = TTL * 1000
-    calls: dict[str, Any] = {
-        "set": (
-            lambda _: client.set(new_key(), "1337", nx=True, px=ms),
-            lambda _: store.set("1337"),
-        ),
-        "get": (lambda _: client.get(key), lambda _: store.get(session_id)),
-        "get(touch)": (
-            lambda _: client.getex(key, px=ms),
-            lambda _: store.get(session_id, touch=True),
-        ),
-        "liv": (lambda _: client.pexpire(key, ms), lambda _: store.liv(session_id)),
-        "die": (lambda k: client.delete(k), lambda k: store.die(k.partition(":")[2])),
-    }
-    rows = []
-    for verb in VERBS:
-        raw_call, sesh_call = calls[verb]
-        times: dict[str, list[float]] = {"raw": [], "sesh": []}
-        for turn in range(rounds):
-            sides = [("raw", raw_call), ("sesh", sesh_call)]
-            for side, call in sides[:: 1 if turn % 2 else -1]:
-                times[side].append(await time_async(call, args_for(verb, n, sync_client)))
-        rows.append(("asyncio", verb, *summarize(times, n)))
-    await client.aclose()
-    return rows
-
-
-def report(rows: list[tuple[str, str, float, float, float]], n: int, rounds: int) -> str:
+def report(rows: list[Row], n: int, rounds: int) -> str:
     lines = [
         "# sesh RedisStore against raw redis-py, one connection, loopback",
         "",

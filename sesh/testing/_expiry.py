@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from sesh.testing._harness import Harness
 
 __all__ = ["ExpiryChecks"]
@@ -30,28 +32,21 @@ class ExpiryChecks(Harness):
             assert store.get(session_id, touch=True) is None
             assert store.die(session_id) is False
 
-    def test_liv_resets_expiry_to_the_full_ttl(self) -> None:
+    @pytest.mark.parametrize("how", ["liv", "touch"])
+    def test_refresh_resets_expiry_to_the_full_ttl(self, how: str) -> None:
         ttl = self.short_ttl
         store = self.open(ttl=ttl)
         session_id = store.set("alice")
         self.pass_time(0.6 * ttl)
-        assert store.liv(session_id) is True
+        if how == "liv":
+            assert store.liv(session_id) is True
+        else:
+            assert store.get(session_id, touch=True) == "alice"
         self.pass_time(0.6 * ttl)
-        assert store.get(session_id) == "alice", "liv did not extend the session"
+        assert store.get(session_id) == "alice", f"{how} did not extend the session"
         self.pass_time(0.5 * ttl)
-        # 1.1 ttl after liv: gone, unless liv added a ttl to what was left (1.4 ttl).
-        assert store.get(session_id) is None, "liv added to the ttl instead of resetting it"
-
-    def test_get_with_touch_resets_expiry_to_the_full_ttl(self) -> None:
-        ttl = self.short_ttl
-        store = self.open(ttl=ttl)
-        session_id = store.set("alice")
-        self.pass_time(0.6 * ttl)
-        assert store.get(session_id, touch=True) == "alice"
-        self.pass_time(0.6 * ttl)
-        assert store.get(session_id) == "alice", "touch did not extend the session"
-        self.pass_time(0.5 * ttl)
-        assert store.get(session_id) is None, "touch added to the ttl instead of resetting it"
+        # 1.1 ttl after the refresh: gone, unless it added a ttl to what was left (1.4 ttl).
+        assert store.get(session_id) is None, f"{how} added to the ttl instead of resetting it"
 
     def test_plain_get_does_not_extend(self) -> None:
         ttl = self.short_ttl
