@@ -16,6 +16,7 @@ SCHEMES: dict[str, tuple[str, str, str]] = {
     "redis": ("sesh.backends.redis", "RedisStore", "AsyncRedisStore"),
     "rediss": ("sesh.backends.redis", "RedisStore", "AsyncRedisStore"),
     "unix": ("sesh.backends.redis", "RedisStore", "AsyncRedisStore"),
+    "sqlite": ("sesh.backends.sqlite", "SqliteStore", "AsyncSqliteStore"),
 }
 
 
@@ -33,8 +34,8 @@ def _store_class(url: object, which: int) -> Any:
 
 
 def from_url(url: str, *, prefix: str = "sesh", ttl: Ttl = None) -> SessionStore:
-    """Makes a store from a URL: ``memory://``, or a redis-py URL (``redis://``,
-    ``rediss://``, ``unix://``).
+    """Makes a store from a URL: ``memory://``, ``sqlite:///file.db`` (``sqlite://`` for
+    an in-memory database), or a redis-py URL (``redis://``, ``rediss://``, ``unix://``).
 
     Raises:
         TypeError: ``url``, ``prefix`` or ``ttl`` has the wrong type.
