@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import multiprocessing
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,7 @@ class TestInMemorySqliteStore(SessionStoreConformance):
 
 
 def rows(path: Path) -> int:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         count: int = conn.execute("SELECT count(*) FROM sesh_sessions").fetchone()[0]
     return count
 
@@ -101,7 +102,7 @@ def test_expired_rows_are_removed_and_the_table_stays_bounded(tmp_path: Path) ->
 
 def test_the_purge_reads_the_deadline_index_not_the_table(tmp_path: Path) -> None:
     SqliteStore(tmp_path / "s.db").close()
-    with sqlite3.connect(tmp_path / "s.db") as conn:
+    with closing(sqlite3.connect(tmp_path / "s.db")) as conn:
         plan = conn.execute(
             "EXPLAIN QUERY PLAN " + sqlite_backend._SQL["purge"], {"now": 0.0, "batch": 10}
         ).fetchall()
@@ -120,11 +121,11 @@ def test_a_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
 
 def test_another_apps_database_is_refused_and_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "app.db"
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)")
     with pytest.raises(sesh.SeshError, match="not a sesh database"):
         SqliteStore(path)
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_schema")]
     assert tables == ["users"]
 
@@ -132,7 +133,7 @@ def test_another_apps_database_is_refused_and_left_alone(tmp_path: Path) -> None
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     SqliteStore(path).close()
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         conn.execute(f"PRAGMA user_version = {sqlite_backend.SCHEMA_VERSION + 1}")
     with pytest.raises(sesh.SeshError, match="upgrade sesh"):
         SqliteStore(path)
@@ -141,7 +142,7 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
 def test_a_new_file_is_a_stamped_wal_database(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     SqliteStore(path).close()
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         assert conn.execute("PRAGMA application_id").fetchone()[0] == 0x73657368
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -1,0 +1,5 @@
+"""``python -m sesh``: the command line."""
+
+from sesh.cli import console
+
+console()

@@ -1,0 +1,29 @@
+"""The kit, aimed at one store URL: the suite that ``sesh check URL`` runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sesh._core import Ttl
+from sesh.testing import AsyncSessionStoreConformance, SessionStoreConformance
+from sesh.urls import async_from_url, from_url
+
+
+class _AtUrl:
+    url: str
+
+    @pytest.fixture(autouse=True)
+    def _at_url(self, sesh_check_url: str) -> None:
+        self.url = sesh_check_url
+
+
+class TestSync(_AtUrl, SessionStoreConformance):
+    def make_store(self, *, prefix: str, ttl: Ttl) -> Any:
+        return from_url(self.url, prefix=prefix, ttl=ttl)
+
+
+class TestAsync(_AtUrl, AsyncSessionStoreConformance):
+    def make_store(self, *, prefix: str, ttl: Ttl) -> Any:
+        return async_from_url(self.url, prefix=prefix, ttl=ttl)
