@@ -94,7 +94,13 @@ def _run(args: argparse.Namespace) -> tuple[str, dict[str, Any], int]:
     """Does the verb; returns the plain output, the JSON output and the exit status."""
     url = args.url or default_url()
     if args.verb == "check":
-        from sesh.testing._runner import check
+        try:
+            from sesh.testing._runner import check
+        except ImportError:
+            raise ValueError(
+                "sesh check runs the conformance kit, which needs pytest and hypothesis:"
+                " pip install 'sesh[testing]'"
+            ) from None
 
         status = check(args.check_url or url, out=sys.stdout, as_json=args.json)
         return "", {}, status

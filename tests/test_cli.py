@@ -180,3 +180,14 @@ def test_check_passes_sqlite_and_leaves_no_session_behind(home: Path, tmp_path: 
 def test_check_of_a_dead_store_fails(home: Path) -> None:
     result = sesh("check", f"redis://127.0.0.1:{free_port()}/0", home=home)
     assert_one_line_error(result, 3)
+
+
+def test_check_without_the_testing_extra_says_what_to_install(home: Path) -> None:
+    no_pytest = "import sys; sys.modules['pytest'] = None; from sesh.cli import console; console()"
+    result = subprocess.run(
+        [sys.executable, "-c", no_pytest, "check", "memory://"],
+        capture_output=True,
+        text=True,
+    )
+    assert_one_line_error(result, 2)
+    assert "pip install 'sesh[testing]'" in result.stderr
