@@ -16,6 +16,10 @@ SCHEMES: dict[str, tuple[str, str, str]] = {
     "redis": ("sesh.backends.redis", "RedisStore", "AsyncRedisStore"),
     "rediss": ("sesh.backends.redis", "RedisStore", "AsyncRedisStore"),
     "unix": ("sesh.backends.redis", "RedisStore", "AsyncRedisStore"),
+    "redis+cluster": ("sesh.backends.redis", "RedisStore", "AsyncRedisStore"),
+    "rediss+cluster": ("sesh.backends.redis", "RedisStore", "AsyncRedisStore"),
+    "redis+sentinel": ("sesh.backends.redis", "RedisStore", "AsyncRedisStore"),
+    "rediss+sentinel": ("sesh.backends.redis", "RedisStore", "AsyncRedisStore"),
     "sqlite": ("sesh.backends.sqlite", "SqliteStore", "AsyncSqliteStore"),
 }
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TypeVar
 
 import pytest
 
 from tests.servers import RedisServer
+from tests.topologies import Cluster, SentinelGroup
+
+T = TypeVar("T", Cluster, SentinelGroup)
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +30,28 @@ def redis_url() -> Iterator[str]:
         yield server.url
     finally:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[Cluster]:
+    """A 3-primary, 3-replica Redis Cluster on loopback, for the whole run."""
+    cluster = _started(Cluster())
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel() -> Iterator[SentinelGroup]:
+    """A primary, a replica and 3 sentinels on loopback, for the whole run."""
+    group = _started(SentinelGroup())
+    yield group
+    group.close()
+
+
+def _started(topology: T) -> T:
+    try:
+        topology.start()
+    except RuntimeError as exc:
+        topology.close()
+        pytest.fail(str(exc), pytrace=False)
+    return topology

@@ -10,37 +10,67 @@ Each operation is one Redis command (needs Redis 6.2 or later, for GETEX):
 ``die``                        ``DEL key``
 =============================  ==========================================
 
+The same on Redis Cluster (each command has one key) and on a Sentinel-managed primary.
+On those, a verb that meets a connection error or a failover answer (CLUSTERDOWN, TRYAGAIN,
+READONLY, ...) is retried with a short backoff for up to ``retry_for`` seconds, so a
+failover costs the caller a stall rather than an error. Every verb is safe to send again:
+``SET NX`` of a fresh random id either landed (a retry then finds the key taken and draws
+another id, leaving an orphan that expires with the ttl) or did not; GET, GETEX, PEXPIRE,
+EXISTS and DEL leave the same state when repeated (a repeated DEL may answer False for a
+session it did remove).
+
 The command is chosen and its reply read by plain functions; ``RedisStore`` and
 ``AsyncRedisStore`` differ only in awaiting the client.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any, ClassVar
 
 import redis
 import redis.asyncio
 import redis.asyncio.cluster
 import redis.cluster
-from redis.backoff import ExponentialBackoff
+from redis.exceptions import (
+    ClusterDownError,
+    ClusterError,
+    ReadOnlyError,
+    RedisClusterException,
+    RedisError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from typing_extensions import Self
 
 from sesh._core import Delete, Fetch, Insert, Op, Refresh, Ttl
 from sesh._store import AsyncStore, BaseStore, SyncStore
+from sesh.backends._redis_clients import CLIENT_DEFAULTS, client_from_url, is_replicated
 from sesh.errors import BackendError
 
-__all__ = ["CLIENT_DEFAULTS", "AsyncRedisStore", "RedisStore"]
+__all__ = ["CLIENT_DEFAULTS", "FAILOVER_RETRY_SECONDS", "AsyncRedisStore", "RedisStore"]
 
-CLIENT_DEFAULTS: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
-"""What ``from_url`` sets on the client it makes, unless the URL's query says otherwise.
+FAILOVER_RETRY_SECONDS = 5.0
+"""How long a verb on a Cluster or Sentinel keeps retrying through a failover, by default.
 
-A session lookup sits on every request: a stalled Redis should fail that request within
-a second rather than hold it for redis-py's default of 5 s per attempt (and up to ten
-attempts). ``from_url`` also sets one quick retry (10-50 ms) on a connection error, not
-on a timeout; every sesh command is safe to send twice (see the README).
+A replica takes over 1.5-3 s after its primary dies (with a 1 s node timeout or
+down-after-milliseconds): this covers that with room to spare.
 """
+
+# What a verb is retried on: the server is gone or busy, or a failover is under way.
+_RETRYABLE = (
+    RedisConnectionError,  # and BusyLoadingError, MasterNotFoundError
+    RedisTimeoutError,
+    ClusterDownError,  # and MasterDownError
+    TryAgainError,
+    ReadOnlyError,  # a demoted primary, before the client learns of the new one
+    ClusterError,
+    SlotNotCoveredError,
+)
+_DRIVER_ERRORS = (RedisError, RedisClusterException)
 
 
 def _command(op: Op) -> tuple[Any, ...]:
@@ -73,64 +103,100 @@ def _result(op: Op, reply: Any) -> Any:
         raise BackendError("the stored user id is not UTF-8 text") from exc
 
 
-def _error(command: tuple[Any, ...], exc: RedisError) -> BackendError:
+def _error(command: tuple[Any, ...], exc: Exception) -> BackendError:
     # The command's name only: its arguments hold the session key.
     return BackendError(f"Redis {command[0]} failed: {type(exc).__name__}: {exc}")
 
 
-def _retry_policy(retry_class: Any) -> Any:
-    return retry_class(
-        ExponentialBackoff(cap=0.05, base=0.01), 1, supported_errors=(RedisConnectionError,)
-    )
+class _Retry:
+    """Backoff (10 ms, doubling up to 50 ms) until a deadline, for one verb."""
+
+    __slots__ = ("_delay", "_until")
+
+    def __init__(self, seconds: float) -> None:
+        self._until = time.monotonic() + seconds
+        self._delay = 0.01
+
+    def pause(self, command: tuple[Any, ...], exc: Exception) -> float:
+        """How long to wait before the next try; raises BackendError when it is time to stop."""
+        if not isinstance(exc, _RETRYABLE) or time.monotonic() + self._delay > self._until:
+            raise _error(command, exc) from exc
+        delay, self._delay = self._delay, min(self._delay * 2, 0.05)
+        return delay
 
 
 class _RedisStoreBase(BaseStore):
-    __slots__ = ("_client", "_owns_client")
+    __slots__ = ("_client", "_owns_client", "_retry_for")
     _clients: ClassVar[tuple[type, ...]]
     _twin: ClassVar[str]
+    _asyncio: ClassVar[bool]
 
-    def __init__(self, client: Any, prefix: str = "sesh", ttl: Ttl = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        prefix: str = "sesh",
+        ttl: Ttl = None,
+        *,
+        retry_for: float | None = None,
+    ) -> None:
         if not isinstance(client, self._clients):
             names = " or ".join(f"{c.__module__}.{c.__qualname__}" for c in self._clients)
             raise TypeError(
                 f"{type(self).__name__} needs a {names} client, not {type(client).__name__}"
                 f" (for the other kind, use {self._twin})"
             )
+        if retry_for is None:
+            retry_for = FAILOVER_RETRY_SECONDS if is_replicated(client) else 0.0
+        elif isinstance(retry_for, bool) or not isinstance(retry_for, (int, float)):
+            raise TypeError(f"retry_for must be seconds, not {type(retry_for).__name__}")
+        elif not 0 <= retry_for < float("inf"):
+            raise ValueError("retry_for must be zero or a positive number of seconds")
         super().__init__(prefix, ttl)
         self._client: Any = client
         self._owns_client = False
+        self._retry_for = float(retry_for)
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, prefix: str = "sesh", ttl: Ttl = None, retry_for: float | None = None
+    ) -> Self:
+        """A store on a client made from a URL, with ``CLIENT_DEFAULTS``; ``close`` closes it.
+
+        URLs: redis-py's ``redis://``, ``rediss://`` and ``unix://``, and
+        ``redis+cluster://host:port,...`` and ``redis+sentinel://host:port,.../service``
+        (``rediss+`` for TLS); see ``sesh.backends._redis_clients``.
+        """
+        store = cls(client_from_url(url, asyncio=cls._asyncio), prefix, ttl, retry_for=retry_for)
+        store._owns_client = True
+        return store
 
     @property
     def client(self) -> Any:
         """The redis-py client the store talks through."""
         return self._client
 
+    @property
+    def retry_for(self) -> float:
+        """Seconds a verb keeps retrying through connection errors and failovers."""
+        return self._retry_for
+
 
 class RedisStore(_RedisStoreBase, SyncStore):
-    """A SessionStore on Redis, through a ``redis.Redis`` or ``redis.cluster.RedisCluster``.
+    """A SessionStore on Redis: a ``redis.Redis`` (also from ``Sentinel.master_for``) or a
+    ``redis.cluster.RedisCluster``.
 
     Args:
         client: the redis-py client; the caller keeps owning it (``close`` leaves it open).
         prefix: key prefix; sessions live at ``<prefix>:<session id>``.
         ttl: session lifetime in seconds or a timedelta; None or 0 for never.
+        retry_for: seconds a verb retries through connection errors and failovers; by
+            default ``FAILOVER_RETRY_SECONDS`` on a Cluster or Sentinel, 0 on one Redis.
     """
 
     __slots__ = ()
     _clients = (redis.Redis, redis.cluster.RedisCluster)
     _twin = "AsyncRedisStore"
-
-    @classmethod
-    def from_url(cls, url: str, *, prefix: str = "sesh", ttl: Ttl = None) -> Self:
-        """A store on a client made from a redis-py URL (``redis://``, ``rediss://``, ``unix://``).
-
-        The client gets ``CLIENT_DEFAULTS`` and is closed by ``close``.
-        """
-        from redis.retry import Retry
-
-        client = redis.Redis.from_url(url, retry=_retry_policy(Retry), **CLIENT_DEFAULTS)
-        store = cls(client, prefix, ttl)
-        store._owns_client = True
-        return store
+    _asyncio = False
 
     def close(self) -> None:
         """Closes the client if this store made it."""
@@ -139,35 +205,30 @@ class RedisStore(_RedisStoreBase, SyncStore):
 
     def _execute(self, op: Op) -> Any:
         command = _command(op)
-        try:
-            reply = self._client.execute_command(*command)
-        except RedisError as exc:
-            raise _error(command, exc) from exc
-        return _result(op, reply)
+        retry = None
+        while True:
+            try:
+                return _result(op, self._client.execute_command(*command))
+            except _DRIVER_ERRORS as exc:
+                retry = retry or _Retry(self._retry_for)
+                time.sleep(retry.pause(command, exc))
 
 
 class AsyncRedisStore(_RedisStoreBase, AsyncStore):
-    """An AsyncSessionStore on Redis, through ``redis.asyncio.Redis`` or its RedisCluster.
+    """An AsyncSessionStore on Redis: a ``redis.asyncio.Redis`` (also from the asyncio
+    ``Sentinel.master_for``) or a ``redis.asyncio.cluster.RedisCluster``.
 
     Args:
         client: the redis-py asyncio client; the caller keeps owning it.
         prefix: key prefix; sessions live at ``<prefix>:<session id>``.
         ttl: session lifetime in seconds or a timedelta; None or 0 for never.
+        retry_for: as for ``RedisStore``.
     """
 
     __slots__ = ()
     _clients = (redis.asyncio.Redis, redis.asyncio.cluster.RedisCluster)
     _twin = "RedisStore"
-
-    @classmethod
-    def from_url(cls, url: str, *, prefix: str = "sesh", ttl: Ttl = None) -> Self:
-        """A store on an asyncio client made from a redis-py URL; see ``RedisStore.from_url``."""
-        from redis.asyncio.retry import Retry
-
-        client = redis.asyncio.Redis.from_url(url, retry=_retry_policy(Retry), **CLIENT_DEFAULTS)
-        store = cls(client, prefix, ttl)
-        store._owns_client = True
-        return store
+    _asyncio = True
 
     async def aclose(self) -> None:
         """Closes the client if this store made it."""
@@ -176,8 +237,10 @@ class AsyncRedisStore(_RedisStoreBase, AsyncStore):
 
     async def _execute(self, op: Op) -> Any:
         command = _command(op)
-        try:
-            reply = await self._client.execute_command(*command)
-        except RedisError as exc:
-            raise _error(command, exc) from exc
-        return _result(op, reply)
+        retry = None
+        while True:
+            try:
+                return _result(op, await self._client.execute_command(*command))
+            except _DRIVER_ERRORS as exc:
+                retry = retry or _Retry(self._retry_for)
+                await asyncio.sleep(retry.pause(command, exc))

@@ -1,0 +1,118 @@
+"""redis-py clients made from URLs: a single Redis, a Cluster, or a Sentinel-managed primary.
+
+redis-py has URLs for a single server only (``redis://``, ``rediss://``, ``unix://``). For
+the other two, sesh follows the convention of the ``limits`` library and others:
+
+- ``redis+cluster://[[user]:password@]host:port[,host:port...][?options]``: the listed nodes
+  are where discovery starts; the cluster's own map says where each key lives.
+- ``redis+sentinel://[[user]:password@]host:port[,host:port...]/service[/db][?options]``:
+  the listed hosts are sentinels, ``service`` is the name they monitor; the password is the
+  primary's (``?sentinel_password=`` for the sentinels').
+
+``rediss+cluster://`` and ``rediss+sentinel://`` use TLS, as ``rediss://`` does. Options are
+redis-py's URL options (``socket_timeout``, ``ssl_cert_reqs``, ...) and win over sesh's
+defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import redis
+import redis.asyncio
+import redis.asyncio.cluster
+import redis.asyncio.retry
+import redis.asyncio.sentinel
+import redis.cluster
+import redis.retry
+import redis.sentinel
+from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.connection import parse_url
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+__all__ = ["CLIENT_DEFAULTS", "client_from_url", "is_replicated"]
+
+CLIENT_DEFAULTS: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
+"""What ``from_url`` sets on the client it makes, unless the URL's query says otherwise.
+
+A session lookup sits on every request: a stalled Redis should fail that request within
+a second rather than hold it for redis-py's default of 5 s per attempt (and up to ten
+attempts). A single Redis also gets one quick retry (10-50 ms) on a connection error, not
+on a timeout; Cluster and Sentinel clients get none from redis-py, since the store retries
+each verb through a failover itself (see ``RedisStore``).
+"""
+
+
+def _hosts(netloc: str) -> tuple[str, list[tuple[str, int]]]:
+    userinfo, _, hostlist = netloc.rpartition("@")
+    hosts = []
+    for item in hostlist.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError("each host of a cluster or sentinel URL must be host:port")
+        hosts.append((host.strip("[]"), int(port)))
+    return userinfo, hosts
+
+
+def _options(scheme: str, userinfo: str, path: str, query: str) -> dict[str, Any]:
+    """redis-py's own reading of the credentials, database and query options."""
+    at = "@" if userinfo else ""
+    tls = scheme.startswith("rediss")
+    options: dict[str, Any] = parse_url(  # type: ignore[no-untyped-call]
+        f"{'rediss' if tls else 'redis'}://{userinfo}{at}localhost{path}?{query}"
+    )
+    options.pop("host", None)
+    options.pop("port", None)
+    if options.pop("connection_class", None) is not None:
+        options["ssl"] = True
+    return {**CLIENT_DEFAULTS, **options}
+
+
+def client_from_url(url: str, *, asyncio: bool) -> Any:
+    """A redis-py client (sync, or asyncio) for any URL that sesh's Redis stores take."""
+    scheme = url.partition("://")[0].lower()
+    lib: Any = redis.asyncio if asyncio else redis
+    retry_class: Any = redis.asyncio.retry.Retry if asyncio else redis.retry.Retry
+    if scheme in ("redis", "rediss", "unix"):
+        quick = retry_class(
+            ExponentialBackoff(cap=0.05, base=0.01), 1, supported_errors=(RedisConnectionError,)
+        )
+        return lib.Redis.from_url(url, retry=quick, **CLIENT_DEFAULTS)
+    parts = urlsplit(url)
+    userinfo, hosts = _hosts(parts.netloc)
+    if scheme in ("redis+cluster", "rediss+cluster"):
+        if parts.path not in ("", "/", "/0"):
+            raise ValueError("a Redis Cluster has only database 0")
+        options = _options(scheme, userinfo, "", parts.query)
+        options.pop("db", None)
+        cluster: Any = redis.asyncio.cluster if asyncio else redis.cluster
+        nodes = [cluster.ClusterNode(host, port) for host, port in hosts]
+        return cluster.RedisCluster(startup_nodes=nodes, **options)
+    if scheme in ("redis+sentinel", "rediss+sentinel"):
+        service, _, db = unquote(parts.path).strip("/").partition("/")
+        if not service:
+            raise ValueError("a sentinel URL names its service: redis+sentinel://host:port/name")
+        options = _options(scheme, userinfo, f"/{db}" if db else "", parts.query)
+        sentinel_kwargs = {k: options[k] for k in ("socket_timeout", "socket_connect_timeout")}
+        if options.get("ssl"):
+            sentinel_kwargs["ssl"] = True
+        password = options.pop("sentinel_password", None)
+        if password is not None:
+            sentinel_kwargs["password"] = password
+        module: Any = redis.asyncio.sentinel if asyncio else redis.sentinel
+        # No retry inside redis-py: the store retries each verb, and a reconnect made by
+        # redis-py's own retry can reach the old primary again (redis/redis-py#3874).
+        options["retry"] = retry_class(NoBackoff(), 0)
+        sentinel = module.Sentinel(hosts, sentinel_kwargs=sentinel_kwargs, **options)
+        return sentinel.master_for(service, redis_class=lib.Redis)
+    raise ValueError("a Redis store URL starts redis://, rediss://, unix:// or redis+cluster://")
+
+
+def is_replicated(client: Any) -> bool:
+    """Whether the client talks to a deployment that fails over (Cluster or Sentinel)."""
+    if isinstance(client, (redis.cluster.RedisCluster, redis.asyncio.cluster.RedisCluster)):
+        return True
+    pool = getattr(client, "connection_pool", None)
+    pools = (redis.sentinel.SentinelConnectionPool, redis.asyncio.sentinel.SentinelConnectionPool)
+    return isinstance(pool, pools)

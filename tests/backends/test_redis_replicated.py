@@ -1,0 +1,94 @@
+"""RedisStore and AsyncRedisStore on Redis Cluster and on Sentinel, against the kit.
+
+Time passes for these stores by ageing their keys (PTTL, then PEXPIRE to what is left),
+so the expiry checks are exact and quick; the real clock is covered on a single Redis.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import redis
+import redis.cluster
+
+from sesh._core import Ttl
+from sesh.backends.redis import FAILOVER_RETRY_SECONDS, AsyncRedisStore, RedisStore
+from sesh.testing import AsyncSessionStoreConformance, SessionStoreConformance
+from tests.topologies import Cluster, SentinelGroup
+
+
+def age_keys(client: Any, keys: list[bytes], seconds: float) -> None:
+    for key in keys:
+        left = client.pttl(key)
+        if left < 0:
+            continue  # no expiry (-1), or gone (-2)
+        if left <= seconds * 1000:
+            client.delete(key)
+        else:
+            client.pexpire(key, left - round(seconds * 1000))
+
+
+class _OnCluster:
+    url: str
+
+    @pytest.fixture(autouse=True)
+    def _cluster(self, redis_cluster: Cluster) -> Any:
+        self.url = redis_cluster.url
+        host, port = self.url.removeprefix("redis+cluster://").split(",")[0].split(":")
+        self.raw = redis.cluster.RedisCluster(host=host, port=int(port))
+        yield
+        self.raw.close()
+
+    def pass_time(self, seconds: float) -> None:
+        pattern = f"{self._prefix}*"
+        keys = list(
+            self.raw.scan_iter(match=pattern, target_nodes=redis.cluster.RedisCluster.PRIMARIES)
+        )
+        age_keys(self.raw, keys, seconds)
+
+
+class _OnSentinel:
+    url: str
+
+    @pytest.fixture(autouse=True)
+    def _sentinel(self, redis_sentinel: SentinelGroup) -> Any:
+        self.url = redis_sentinel.url
+        self.raw = redis.Redis(port=redis_sentinel.current_primary())
+        yield
+        self.raw.close()
+
+    def pass_time(self, seconds: float) -> None:
+        age_keys(self.raw, list(self.raw.scan_iter(match=f"{self._prefix}*")), seconds)
+
+
+class TestClusterStore(_OnCluster, SessionStoreConformance):
+    def make_store(self, *, prefix: str, ttl: Ttl) -> RedisStore:
+        return RedisStore.from_url(self.url, prefix=prefix, ttl=ttl)
+
+
+class TestAsyncClusterStore(_OnCluster, AsyncSessionStoreConformance):
+    def make_store(self, *, prefix: str, ttl: Ttl) -> AsyncRedisStore:
+        return AsyncRedisStore.from_url(self.url, prefix=prefix, ttl=ttl)
+
+
+class TestSentinelStore(_OnSentinel, SessionStoreConformance):
+    def make_store(self, *, prefix: str, ttl: Ttl) -> RedisStore:
+        return RedisStore.from_url(self.url, prefix=prefix, ttl=ttl)
+
+
+class TestAsyncSentinelStore(_OnSentinel, AsyncSessionStoreConformance):
+    def make_store(self, *, prefix: str, ttl: Ttl) -> AsyncRedisStore:
+        return AsyncRedisStore.from_url(self.url, prefix=prefix, ttl=ttl)
+
+
+def test_replicated_stores_retry_through_failovers_by_default(
+    redis_cluster: Cluster, redis_sentinel: SentinelGroup, redis_url: str
+) -> None:
+    for url in (redis_cluster.url, redis_sentinel.url):
+        with RedisStore.from_url(url) as store:
+            assert store.retry_for == FAILOVER_RETRY_SECONDS
+    with RedisStore.from_url(redis_url) as store:
+        assert store.retry_for == 0
+    with RedisStore.from_url(redis_url, retry_for=2) as store:
+        assert store.retry_for == 2
