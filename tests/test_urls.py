@@ -6,6 +6,8 @@ import asyncio
 
 import pytest
 import redis
+import redis.asyncio
+import redis.sentinel
 
 import sesh
 from sesh.backends.memory import AsyncMemoryStore, MemoryStore
@@ -80,3 +82,78 @@ def test_bad_settings_are_refused_by_from_url() -> None:
 def test_repr_shows_no_credential() -> None:
     store = sesh.from_url("redis://:hunter2@localhost/0", prefix="app", ttl=60)
     assert repr(store) == "RedisStore(prefix='app', ttl=60.0)"
+
+
+def test_sentinel_url() -> None:
+    url = (
+        "redis+sentinel://:pw@127.0.0.1:26379,127.0.0.1:26380/mymaster/2"
+        "?socket_timeout=3&sentinel_password=spw"
+    )
+    store = sesh.from_url(url, ttl=60)
+    assert isinstance(store, RedisStore)
+    pool = store.client.connection_pool
+    assert pool.service_name == "mymaster"
+    assert pool.connection_kwargs["db"] == 2
+    assert pool.connection_kwargs["password"] == "pw"
+    assert pool.connection_kwargs["socket_timeout"] == 3.0  # the URL wins over the default
+    assert pool.connection_kwargs["socket_connect_timeout"] == 1.0
+    sentinels = [s.connection_pool.connection_kwargs for s in pool.sentinel_manager.sentinels]
+    assert [(s["host"], s["port"], s["password"]) for s in sentinels] == [
+        ("127.0.0.1", 26379, "spw"),
+        ("127.0.0.1", 26380, "spw"),
+    ]
+    assert store.retry_for > 0
+    assert "pw" not in repr(store)
+
+
+def test_tls_cluster_url_async() -> None:
+    async def make() -> None:
+        store = sesh.async_from_url("rediss+cluster://u:pw@h1:7000,h2:7001?ssl_cert_reqs=none")
+        assert isinstance(store, AsyncRedisStore)
+        client = store.client
+        nodes = [(n.host, n.port) for n in client.nodes_manager.startup_nodes.values()]
+        assert nodes == [("h1", 7000), ("h2", 7001)]
+        assert client.connection_kwargs["connection_class"] is redis.asyncio.SSLConnection
+        assert client.connection_kwargs["ssl_cert_reqs"] == "none"
+        assert (client.connection_kwargs["username"], client.connection_kwargs["password"]) == (
+            "u",
+            "pw",
+        )
+        await store.aclose()
+
+    asyncio.run(make())
+
+
+def test_tls_sentinel_url() -> None:
+    store = sesh.from_url("rediss+sentinel://127.0.0.1:26379/svc")
+    assert isinstance(store, RedisStore)
+    pool = store.client.connection_pool
+    assert pool.connection_class is redis.sentinel.SentinelManagedSSLConnection
+    sentinel_pools = [s.connection_pool for s in pool.sentinel_manager.sentinels]
+    assert [p.connection_class for p in sentinel_pools] == [redis.SSLConnection]
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("redis+sentinel://127.0.0.1:26379", "names its service"),
+        ("redis+sentinel://127.0.0.1/svc", "host:port"),
+        ("redis+cluster://:hunter2@h1", "host:port"),
+        ("redis+cluster://h1:7000/3", "only database 0"),
+    ],
+)
+def test_bad_cluster_and_sentinel_urls(url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as caught:
+        sesh.from_url(url)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_an_unreachable_cluster_is_a_backend_error() -> None:
+    with pytest.raises(sesh.BackendError, match="cannot reach Redis") as caught:
+        sesh.from_url("redis+cluster://:hunter2@127.0.0.1:1")
+    assert "hunter2" not in str(caught.value)
+
+
+def test_bad_settings_fail_before_any_connection() -> None:
+    with pytest.raises(ValueError, match="ttl"):
+        sesh.from_url("redis+cluster://127.0.0.1:1", ttl=-1)

@@ -46,7 +46,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from typing_extensions import Self
 
-from sesh._core import Delete, Fetch, Insert, Op, Refresh, Ttl
+from sesh._core import Delete, Fetch, Insert, Op, Refresh, SessionCore, Ttl
 from sesh._store import AsyncStore, BaseStore, SyncStore
 from sesh.backends._redis_clients import CLIENT_DEFAULTS, client_from_url, is_replicated
 from sesh.errors import BackendError
@@ -166,7 +166,12 @@ class _RedisStoreBase(BaseStore):
         ``redis+cluster://host:port,...`` and ``redis+sentinel://host:port,.../service``
         (``rediss+`` for TLS); see ``sesh.backends._redis_clients``.
         """
-        store = cls(client_from_url(url, asyncio=cls._asyncio), prefix, ttl, retry_for=retry_for)
+        SessionCore(prefix, ttl)  # bad settings fail before a client (and its sockets) exists
+        try:
+            client = client_from_url(url, asyncio=cls._asyncio)
+        except _DRIVER_ERRORS as exc:  # a cluster client asks for the slot map at once
+            raise BackendError(f"cannot reach Redis: {type(exc).__name__}: {exc}") from exc
+        store = cls(client, prefix, ttl, retry_for=retry_for)
         store._owns_client = True
         return store
 
