@@ -11,8 +11,22 @@ from tests.broken_stores import BROKEN
 
 KIT_RUN = """
 import functools
+
+import pytest
+from hypothesis import Phase, settings
+
 from tests.broken_stores import {name} as Store, DictStore
 from sesh.testing import {kit}, FakeClock
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_shrinking():
+    # A failure is all this run needs to see; shrinking it to the smallest case is slow.
+    previous = settings.get_current_profile_name()
+    settings.register_profile("find-only", phases=[Phase.explicit, Phase.generate])
+    settings.load_profile("find-only")
+    yield
+    settings.load_profile(previous)
 
 
 class Async:

@@ -31,7 +31,10 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.connection import parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-__all__ = ["CLIENT_DEFAULTS", "client_from_url", "is_replicated"]
+__all__ = ["CLIENT_DEFAULTS", "POOL_WAIT", "client_from_url", "is_replicated"]
+
+POOL_WAIT = 2.0
+"""Seconds a call waits for a free connection when all of a single Redis's are busy."""
 
 CLIENT_DEFAULTS: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
 """What ``from_url`` sets on the client it makes, unless the URL's query says otherwise.
@@ -39,8 +42,10 @@ CLIENT_DEFAULTS: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeou
 A session lookup sits on every request: a stalled Redis should fail that request within
 a second rather than hold it for redis-py's default of 5 s per attempt (and up to ten
 attempts). A single Redis also gets one quick retry (10-50 ms) on a connection error, not
-on a timeout; Cluster and Sentinel clients get none from redis-py, since the store retries
-each verb through a failover itself (see ``RedisStore``).
+on a timeout, and a blocking pool of 100 connections (``?max_connections=``): a burst of
+callers waits up to ``POOL_WAIT`` for a connection instead of failing. Cluster and Sentinel
+clients get no retry from redis-py, since the store retries each verb through a failover
+itself, and that includes a moment with all connections busy (see ``RedisStore``).
 """
 
 
@@ -78,7 +83,12 @@ def client_from_url(url: str, *, asyncio: bool) -> Any:
         quick = retry_class(
             ExponentialBackoff(cap=0.05, base=0.01), 1, supported_errors=(RedisConnectionError,)
         )
-        return lib.Redis.from_url(url, retry=quick, **CLIENT_DEFAULTS)
+        # Callers beyond the pool's connections wait for one (up to POOL_WAIT seconds)
+        # instead of failing at once, as redis-py's default pool makes them.
+        pool = lib.BlockingConnectionPool.from_url(
+            url, retry=quick, timeout=POOL_WAIT, **{"max_connections": 100, **CLIENT_DEFAULTS}
+        )
+        return lib.Redis.from_pool(pool)
     parts = urlsplit(url)
     userinfo, hosts = _hosts(parts.netloc)
     if scheme in ("redis+cluster", "rediss+cluster"):

@@ -62,7 +62,7 @@ down-after-milliseconds): this covers that with room to spare.
 
 # What a verb is retried on: the server is gone or busy, or a failover is under way.
 _RETRYABLE = (
-    RedisConnectionError,  # and BusyLoadingError, MasterNotFoundError
+    RedisConnectionError,  # and BusyLoadingError, MasterNotFoundError, MaxConnectionsError
     RedisTimeoutError,
     ClusterDownError,  # and MasterDownError
     TryAgainError,
@@ -70,6 +70,7 @@ _RETRYABLE = (
     ClusterError,
     SlotNotCoveredError,
 )
+# What making a client can raise for an unreachable server (bad URLs raise ValueError).
 _DRIVER_ERRORS = (RedisError, RedisClusterException)
 
 
@@ -213,10 +214,12 @@ class RedisStore(_RedisStoreBase, SyncStore):
         retry = None
         while True:
             try:
-                return _result(op, self._client.execute_command(*command))
-            except _DRIVER_ERRORS as exc:
+                reply = self._client.execute_command(*command)
+                break
+            except Exception as exc:  # whatever the driver raises is the backend failing
                 retry = retry or _Retry(self._retry_for)
                 time.sleep(retry.pause(command, exc))
+        return _result(op, reply)
 
 
 class AsyncRedisStore(_RedisStoreBase, AsyncStore):
@@ -230,10 +233,30 @@ class AsyncRedisStore(_RedisStoreBase, AsyncStore):
         retry_for: as for ``RedisStore``.
     """
 
-    __slots__ = ()
+    __slots__ = ("_gate", "_ready")
     _clients = (redis.asyncio.Redis, redis.asyncio.cluster.RedisCluster)
     _twin = "RedisStore"
     _asyncio = True
+
+    def __init__(
+        self,
+        client: Any,
+        prefix: str = "sesh",
+        ttl: Ttl = None,
+        *,
+        retry_for: float | None = None,
+    ) -> None:
+        super().__init__(client, prefix, ttl, retry_for=retry_for)
+        # redis-py's asyncio cluster client (8.1) breaks under concurrent first use: commands
+        # that race its lazy initialize() fail with "AttributeError: 'NoneType' object has
+        # no attribute 'writelines'", and commands past a node's max_connections fail with
+        # MaxConnectionsError. So the store initializes it once, under a lock, and lets
+        # no more commands run at once than a node has connections.
+        self._gate: asyncio.Semaphore | None = None
+        self._ready: asyncio.Lock | None = None
+        if isinstance(client, redis.asyncio.cluster.RedisCluster):
+            self._gate = asyncio.Semaphore(client.connection_kwargs.get("max_connections", 100))
+            self._ready = asyncio.Lock()
 
     async def aclose(self) -> None:
         """Closes the client if this store made it."""
@@ -241,11 +264,32 @@ class AsyncRedisStore(_RedisStoreBase, AsyncStore):
             await self._client.aclose()
 
     async def _execute(self, op: Op) -> Any:
+        if self._gate is None:
+            return await self._send(op)
+        if self._ready is not None:
+            await self._initialize()
+        async with self._gate:
+            return await self._send(op)
+
+    async def _initialize(self) -> None:
+        assert self._ready is not None
+        async with self._ready:
+            if self._ready is None:  # another caller did it while this one waited
+                return
+            try:
+                await self._client.initialize()
+            except Exception as exc:
+                raise BackendError(f"cannot reach Redis: {type(exc).__name__}: {exc}") from exc
+            self._ready = None
+
+    async def _send(self, op: Op) -> Any:
         command = _command(op)
         retry = None
         while True:
             try:
-                return _result(op, await self._client.execute_command(*command))
-            except _DRIVER_ERRORS as exc:
+                reply = await self._client.execute_command(*command)
+                break
+            except Exception as exc:  # whatever the driver raises is the backend failing
                 retry = retry or _Retry(self._retry_for)
                 await asyncio.sleep(retry.pause(command, exc))
+        return _result(op, reply)

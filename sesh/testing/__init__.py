@@ -19,16 +19,30 @@ from __future__ import annotations
 
 import inspect
 
-from sesh.protocols import AsyncSessionStore, SessionStore
-from sesh.testing._clock import FakeClock
-from sesh.testing._expiry import ExpiryChecks
-from sesh.testing._inputs import InputChecks
-from sesh.testing._verbs import IdChecks, VerbChecks
+import pytest
+
+# Checks in these modules then fail with pytest's detailed messages, as in a test file.
+pytest.register_assert_rewrite(
+    "sesh.testing._expiry",
+    "sesh.testing._harness",
+    "sesh.testing._inputs",
+    "sesh.testing._load",
+    "sesh.testing._model",
+    "sesh.testing._verbs",
+)
+
+from sesh.protocols import AsyncSessionStore, SessionStore  # noqa: E402
+from sesh.testing._clock import FakeClock  # noqa: E402
+from sesh.testing._expiry import ExpiryChecks  # noqa: E402
+from sesh.testing._inputs import InputChecks  # noqa: E402
+from sesh.testing._load import LoadChecks  # noqa: E402
+from sesh.testing._model import ModelChecks  # noqa: E402
+from sesh.testing._verbs import IdChecks, VerbChecks  # noqa: E402
 
 __all__ = ["AsyncSessionStoreConformance", "FakeClock", "SessionStoreConformance"]
 
 
-class _Suite(VerbChecks, IdChecks, ExpiryChecks, InputChecks):
+class _Suite(VerbChecks, IdChecks, ExpiryChecks, InputChecks, ModelChecks, LoadChecks):
     pass
 
 

@@ -1,0 +1,123 @@
+"""The kit's model-based check: random sequences of verbs, compared step by step to a dict.
+
+Where the kit controls time for the store (``pass_time`` is overridden: an injected clock,
+or keys aged on the server), the sequences also move time, and the model expires sessions
+by the same rule as the contract: a session is gone once its deadline is reached.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from hypothesis import HealthCheck, assume, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from sesh.testing._harness import Harness, StoreView
+from sesh.testing._verbs import unknown_id
+
+__all__ = ["ModelChecks"]
+
+MODEL_TTL = 10.0  # seconds; when the kit controls time, steps run from 0.1 s to 25 s
+MARGIN = 0.05  # no step ends this close to a deadline: the store's clock may run a little on
+
+_users = st.integers(-(10**12), 10**12) | st.text(
+    st.characters(exclude_categories=["Cs"]), min_size=1, max_size=24
+)
+_malformed = st.sampled_from(["", "nope", "A" * 44, "*" * 43 + "=", "sesh:" + "A" * 43 + "="])
+_time_steps = st.sampled_from([0.5, 3.0, 6.0, 9.5, 10.5, 25.0]) | st.floats(0.1, 12.0)
+
+
+class _Model(RuleBasedStateMachine):
+    """A store and a dict of id -> (user, deadline) that must agree after every verb."""
+
+    ids = Bundle("ids")
+    # Mostly ids the store made (some expired or killed), sometimes unknown or malformed ones.
+    some_id = st.one_of(ids, ids, ids, st.builds(unknown_id), _malformed)
+
+    def __init__(self, store: StoreView, kit: Harness, moves_time: bool) -> None:
+        super().__init__()
+        self.store = store
+        self.kit = kit
+        self.moves_time = moves_time
+        self.ttl = MODEL_TTL if moves_time else None
+        self.now = 0.0
+        self.sessions: dict[str, tuple[str, float | None]] = {}
+
+    def _live(self, session_id: str) -> str | None:
+        user, deadline = self.sessions.get(session_id, (None, None))
+        if user is not None and deadline is not None and deadline <= self.now:
+            del self.sessions[session_id]
+            return None
+        return user
+
+    def _refreshed(self, session_id: str) -> None:
+        if self.ttl is not None:
+            self.sessions[session_id] = (self.sessions[session_id][0], self.now + self.ttl)
+
+    @rule(target=ids, user=_users)
+    def set(self, user: str | int) -> str:
+        session_id = self.store.set(user)
+        assert session_id not in self.sessions, "set returned the id of a live session"
+        deadline = None if self.ttl is None else self.now + self.ttl
+        self.sessions[session_id] = (str(user), deadline)
+        return session_id  # type: ignore[no-any-return]
+
+    @rule(session_id=some_id, touch=st.booleans())
+    def get(self, session_id: str, touch: bool) -> None:
+        expected = self._live(session_id)
+        assert self.store.get(session_id, touch=touch) == expected
+        if touch and expected is not None:
+            self._refreshed(session_id)
+
+    @rule(session_id=some_id)
+    def liv(self, session_id: str) -> None:
+        expected = self._live(session_id) is not None
+        assert self.store.liv(session_id) is expected
+        if expected:
+            self._refreshed(session_id)
+
+    @rule(session_id=some_id)
+    def die(self, session_id: str) -> None:
+        expected = self._live(session_id) is not None
+        assert self.store.die(session_id) is expected
+        self.sessions.pop(session_id, None)
+
+    @precondition(lambda self: self.moves_time)
+    @rule(seconds=_time_steps)
+    def pass_time(self, seconds: float) -> None:
+        later = self.now + seconds
+        deadlines = [d for _, d in self.sessions.values() if d is not None]
+        assume(all(abs(d - later) > MARGIN for d in deadlines))
+        self.kit.pass_time(seconds)
+        self.now = later
+
+
+class ModelChecks(Harness):
+    """The store agrees with a simple model over random sequences of verbs."""
+
+    def test_agrees_with_a_model(self) -> None:
+        moves_time = type(self).pass_time is not Harness.pass_time
+        runs = itertools.count()
+
+        def machine() -> _Model:
+            prefix = f"{self._prefix}-m{next(runs)}"  # each sequence starts from an empty store
+            store = self.open(ttl=MODEL_TTL if moves_time else None, prefix=prefix)
+            return _Model(store, self, moves_time)
+
+        options: Any = settings(
+            max_examples=max(10, self.hypothesis_examples // 5),
+            stateful_step_count=25,
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        )
+        # hypothesis takes any factory of machines, though its annotation names the class
+        run_state_machine_as_test(machine, settings=options)  # type: ignore[arg-type]
