@@ -15,7 +15,7 @@ import redis
 
 import sesh
 from sesh.backends.redis import AsyncRedisStore, RedisStore
-from tests.servers import RedisServer
+from tests.servers import RedisServer, free_port
 
 STREAM_SECONDS = 10.0  # every stream stops by itself after this
 
@@ -139,3 +139,11 @@ def test_a_stalled_redis_fails_within_the_timeout_then_recovers(
     assert store.get(session_id) == "alice"
     store.close()
     admin.close()
+
+
+def test_dead_sentinels_fail_fast_without_failover_retry() -> None:
+    url = f"redis+sentinel://127.0.0.1:{free_port()},127.0.0.1:{free_port()}/svc"
+    with sesh.from_url(url, ttl=60, retry_for=0) as store:
+        took, raised = five_calls(store, "A" * 42 + "A=")
+    assert raised == ["BackendError"] * 5
+    assert took < 3.0, "each call waited on redis-py's retries to each sentinel"

@@ -105,6 +105,9 @@ def client_from_url(url: str, *, asyncio: bool) -> Any:
             raise ValueError("a sentinel URL names its service: redis+sentinel://host:port/name")
         options = _options(scheme, userinfo, f"/{db}" if db else "", parts.query)
         sentinel_kwargs = {k: options[k] for k in ("socket_timeout", "socket_connect_timeout")}
+        # A sentinel that does not answer is skipped for the next; redis-py's default of ten
+        # retries with backoff per sentinel would hold each call for seconds.
+        sentinel_kwargs["retry"] = retry_class(NoBackoff(), 0)
         if options.get("ssl"):
             sentinel_kwargs["ssl"] = True
         password = options.pop("sentinel_password", None)
