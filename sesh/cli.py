@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from sesh.urls import from_url
 __all__ = ["default_url", "main"]
 
 NO_SESSION, BAD_INPUT, BACKEND_FAILED = 1, 2, 3
+_SESSION_ID = re.compile(r"[A-Za-z0-9+/]{43}=")
 
 
 def data_dir() -> Path:
@@ -40,7 +42,9 @@ def default_url() -> str:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:
-        # One line, like every other error of the command line (argparse adds the usage).
+        # One line, like every other error here (argparse would add the usage), and with
+        # no session id: argparse quotes stray arguments, which may be one.
+        message = _SESSION_ID.sub("<session id>", message).replace("\n", "\\n")
         self.exit(BAD_INPUT, f"{self.prog}: error: {message} (see sesh --help)\n")
 
 
