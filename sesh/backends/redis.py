@@ -156,6 +156,10 @@ class _RedisStoreBase(BaseStore):
         self._client: Any = client
         self._owns_client = False
         self._retry_for = float(retry_for)
+        self._attach(client)
+
+    def _attach(self, client: Any) -> None:
+        """Whatever a store needs to set up around its client (nothing, by default)."""
 
     @classmethod
     def from_url(
@@ -238,15 +242,7 @@ class AsyncRedisStore(_RedisStoreBase, AsyncStore):
     _twin = "RedisStore"
     _asyncio = True
 
-    def __init__(
-        self,
-        client: Any,
-        prefix: str = "sesh",
-        ttl: Ttl = None,
-        *,
-        retry_for: float | None = None,
-    ) -> None:
-        super().__init__(client, prefix, ttl, retry_for=retry_for)
+    def _attach(self, client: Any) -> None:
         # redis-py's asyncio cluster client (8.1) breaks under concurrent first use: commands
         # that race its lazy initialize() fail with "AttributeError: 'NoneType' object has
         # no attribute 'writelines'", and commands past a node's max_connections fail with
