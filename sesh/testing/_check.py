@@ -13,6 +13,7 @@ from sesh.urls import async_from_url, from_url
 
 class _AtUrl:
     url: str
+    short_ttl = 1.0  # a live store may be remote and busy: 0.4 s of slack on each expiry check
 
     @pytest.fixture(autouse=True)
     def _at_url(self, sesh_check_url: str) -> None:

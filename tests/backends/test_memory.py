@@ -29,7 +29,5 @@ class TestAsyncMemoryStore(_FakeTime, AsyncSessionStoreConformance):
 
 
 class TestMemoryStoreOnTheRealClock(SessionStoreConformance):
-    short_ttl = 0.2
-
     def make_store(self, *, prefix: str, ttl: Ttl) -> MemoryStore:
         return MemoryStore(prefix=prefix, ttl=ttl)

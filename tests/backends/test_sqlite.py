@@ -44,8 +44,6 @@ class TestAsyncSqliteStore(_OnFile, AsyncSessionStoreConformance):
 
 
 class TestSqliteStoreOnTheRealClock(SessionStoreConformance):
-    short_ttl = 0.3
-
     @pytest.fixture(autouse=True)
     def _file(self, tmp_path: Path) -> None:
         self.url = f"sqlite:///{tmp_path}/sessions.db"
@@ -55,8 +53,6 @@ class TestSqliteStoreOnTheRealClock(SessionStoreConformance):
 
 
 class TestInMemorySqliteStore(SessionStoreConformance):
-    short_ttl = 0.3
-
     def make_store(self, *, prefix: str, ttl: Ttl) -> sesh.SessionStore:
         return sesh.from_url("sqlite://", prefix=prefix, ttl=ttl)
 
