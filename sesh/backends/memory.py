@@ -130,10 +130,7 @@ class MemoryStore(_MemoryStoreBase, SyncStore):
 class AsyncMemoryStore(_MemoryStoreBase, AsyncStore):
     """An AsyncSessionStore in this process's memory; the same as MemoryStore, awaitable.
 
-    Args:
-        prefix: key prefix (kept for parity with the other stores).
-        ttl: session lifetime in seconds or a timedelta; None or 0 for never.
-        clock: monotonic seconds; defaults to ``time.monotonic``.
+    Takes the same arguments as ``MemoryStore``.
     """
 
     __slots__ = ()

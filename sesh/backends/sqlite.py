@@ -242,11 +242,7 @@ class SqliteStore(_SqliteStoreBase, SyncStore):
 class AsyncSqliteStore(_SqliteStoreBase, AsyncStore):
     """An AsyncSessionStore in a SQLite file: SqliteStore, run in a worker thread.
 
-    Args:
-        path: the database file (created with its schema if missing), or ``":memory:"``.
-        prefix: key prefix; sessions are rows keyed ``<prefix>:<session id>``.
-        ttl: session lifetime in seconds or a timedelta; None or 0 for never.
-        clock: wall-clock seconds; defaults to ``time.time``.
+    Takes the same arguments as ``SqliteStore``.
     """
 
     __slots__ = ()
