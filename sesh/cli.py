@@ -108,7 +108,7 @@ def _run(args: argparse.Namespace) -> tuple[str, dict[str, Any], int]:
 
         status = check(args.check_url or url, out=sys.stdout, as_json=args.json)
         return "", {}, status
-    if url == default_url() and not os.environ.get("SESH_URL"):
+    if not args.url and not os.environ.get("SESH_URL"):  # the embedded default
         data_dir().mkdir(parents=True, exist_ok=True)
     with from_url(url, prefix=args.prefix, ttl=args.ttl) as store:
         if args.verb == "set":

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import pytest
@@ -96,7 +96,7 @@ class Harness:
             return result
         return self._loop.run_until_complete(result)
 
-    def run_all(self, calls: list[Awaitable[Any]]) -> list[Any]:
+    def run_all(self, calls: Sequence[Awaitable[Any]]) -> list[Any]:
         """Runs awaitables at once, in the kit's loop (async kits only)."""
         assert self._loop is not None
 

@@ -26,6 +26,46 @@ def _check_after(store: StoreView, made: dict[str, tuple[str, bool]], errors: li
             errors.append(f"{user}: expected {expected!r} after the load")
 
 
+class _Awaitable:
+    """A sync store's verbs as coroutines, so one caller serves both kits."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    async def set(self, user_id: str) -> str:
+        return self.store.set(user_id)  # type: ignore[no-any-return]
+
+    async def get(self, session_id: str) -> str | None:
+        return self.store.get(session_id)  # type: ignore[no-any-return]
+
+    async def liv(self, session_id: str) -> bool:
+        return self.store.liv(session_id)  # type: ignore[no-any-return]
+
+    async def die(self, session_id: str) -> bool:
+        return self.store.die(session_id)  # type: ignore[no-any-return]
+
+
+async def _caller(
+    store: Any, number: int, deadline: float, made: dict[str, Any], errors: list[str]
+) -> None:
+    """set, get, liv and (every other round) die, checking each answer, until the deadline."""
+    for n in range(ROUNDS):
+        if time.monotonic() > deadline and n:
+            return
+        user, kill = _round(number, n)
+        try:
+            session_id = await store.set(user)
+            made[session_id] = (user, kill)
+            ok = await store.get(session_id) == user and await store.liv(session_id)
+            if kill:
+                ok = ok and await store.die(session_id) and await store.get(session_id) is None
+        except Exception as exc:
+            errors.append(f"{user}: {type(exc).__name__}: {exc}")
+            return
+        if not ok:
+            errors.append(f"{user}: a verb disagreed with what this caller did")
+
+
 class LoadChecks(Harness):
     """Mixed set/get/liv/die from many callers at once; nothing leaks between them."""
 
@@ -36,11 +76,18 @@ class LoadChecks(Harness):
         store = self.open(ttl=60)
         made: dict[str, tuple[str, bool]] = {}
         errors: list[str] = []
+        deadline = time.monotonic() + LOAD_SECONDS
         if self.is_async:
-            self.run(self._load_async(store.store, made, errors))
+            callers = [
+                _caller(store.store, c, deadline, made, errors) for c in range(self.callers * 25)
+            ]
+            self.run_all(callers)
         else:
+            sync = _Awaitable(store.store)
             threads = [
-                threading.Thread(target=self._load_sync, args=(store, c, made, errors))
+                threading.Thread(
+                    target=asyncio.run, args=(_caller(sync, c, deadline, made, errors),)
+                )
                 for c in range(self.callers)
             ]
             for thread in threads:
@@ -51,46 +98,3 @@ class LoadChecks(Harness):
         _check_after(store, made, errors)
         assert errors == [], errors[:5]
         assert len(made) >= self.callers
-
-    def _load_sync(
-        self, store: StoreView, caller: int, made: dict[str, Any], errors: list[str]
-    ) -> None:
-        deadline = time.monotonic() + LOAD_SECONDS
-        for n in range(ROUNDS):
-            if time.monotonic() > deadline and n:
-                return
-            user, kill = _round(caller, n)
-            try:
-                session_id = store.store.set(user)
-                made[session_id] = (user, kill)
-                ok = store.store.get(session_id) == user and store.store.liv(session_id)
-                if kill:
-                    ok = ok and store.store.die(session_id) and store.store.get(session_id) is None
-            except Exception as exc:
-                errors.append(f"{user}: {type(exc).__name__}: {exc}")
-                return
-            if not ok:
-                errors.append(f"{user}: a verb disagreed with what this caller did")
-
-    async def _load_async(self, store: Any, made: dict[str, Any], errors: list[str]) -> None:
-        deadline = time.monotonic() + LOAD_SECONDS
-
-        async def caller(number: int) -> None:
-            for n in range(ROUNDS):
-                if time.monotonic() > deadline and n:
-                    return
-                user, kill = _round(number, n)
-                try:
-                    session_id = await store.set(user)
-                    made[session_id] = (user, kill)
-                    ok = await store.get(session_id) == user and await store.liv(session_id)
-                    if kill:
-                        ok = ok and await store.die(session_id)
-                        ok = ok and await store.get(session_id) is None
-                except Exception as exc:
-                    errors.append(f"{user}: {type(exc).__name__}: {exc}")
-                    return
-                if not ok:
-                    errors.append(f"{user}: a verb disagreed with what this caller did")
-
-        await asyncio.gather(*(caller(c) for c in range(self.callers * 25)))
