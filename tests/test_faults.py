@@ -16,6 +16,7 @@ import redis
 import sesh
 from sesh.backends.redis import AsyncRedisStore, RedisStore
 from tests.servers import RedisServer, free_port
+from tests.verbs import each_verb
 
 STREAM_SECONDS = 10.0  # every stream stops by itself after this
 
@@ -55,16 +56,9 @@ class Stream(threading.Thread):
 
 def five_calls(store: Any, session_id: str) -> tuple[float, list[str]]:
     """Five verbs in a row on a dead Redis: how long they took and what each raised."""
-    calls: list[Callable[[], Any]] = [
-        lambda: store.get(session_id),
-        lambda: store.set("bob"),
-        lambda: store.liv(session_id),
-        lambda: store.die(session_id),
-        lambda: store.get(session_id, touch=True),
-    ]
     raised = []
     started = time.monotonic()
-    for call in calls:
+    for call in each_verb(store, session_id):
         try:
             call()
             raised.append("no error")

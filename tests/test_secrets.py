@@ -16,6 +16,7 @@ import sesh
 from sesh.backends.redis import RedisStore
 from sesh.backends.sqlite import SqliteStore
 from tests.servers import free_port
+from tests.verbs import each_verb
 
 PASSWORD = "hunter2-Sw0rdfish"
 SESSION_ID = "k3JwWnbQ1pVYv8aWl9sqj2P4x7Hh0bGdTmZr5uNcEeA="
@@ -34,13 +35,7 @@ def assert_clean(text: str) -> None:
 
 
 def failures(store: sesh.SessionStore) -> Iterator[BaseException]:
-    for call in (
-        lambda: store.set("alice"),
-        lambda: store.get(SESSION_ID),
-        lambda: store.get(SESSION_ID, touch=True),
-        lambda: store.liv(SESSION_ID),
-        lambda: store.die(SESSION_ID),
-    ):
+    for call in each_verb(store, SESSION_ID):
         with pytest.raises(sesh.SeshError) as caught:
             call()
         yield caught.value

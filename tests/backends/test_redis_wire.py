@@ -15,7 +15,9 @@ import redis.asyncio
 
 import sesh
 from sesh.backends.redis import AsyncRedisStore, RedisStore
+from sesh.testing._harness import StoreView
 from tests.servers import RedisServer, free_port
+from tests.verbs import each_verb
 
 
 @pytest.fixture
@@ -51,17 +53,6 @@ def run_verbs(store: Any, n: int) -> list[str]:
     return ids
 
 
-class _AsyncAsSync:
-    """Runs each call of an async store to completion, for the counting tests."""
-
-    def __init__(self, store: AsyncRedisStore, loop: asyncio.AbstractEventLoop) -> None:
-        self.store, self.loop = store, loop
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self.store, name)
-        return lambda *a, **kw: self.loop.run_until_complete(method(*a, **kw))
-
-
 @pytest.fixture(params=["sync", "async"])
 def make_store(request: pytest.FixtureRequest, redis_url: str, prefix: str) -> Iterator[Any]:
     loop = asyncio.new_event_loop()
@@ -71,7 +62,8 @@ def make_store(request: pytest.FixtureRequest, redis_url: str, prefix: str) -> I
         if request.param == "sync":
             store: Any = RedisStore.from_url(redis_url, prefix=prefix, ttl=ttl)
         else:
-            store = _AsyncAsSync(AsyncRedisStore.from_url(redis_url, prefix=prefix, ttl=ttl), loop)
+            async_store = AsyncRedisStore.from_url(redis_url, prefix=prefix, ttl=ttl)
+            store = StoreView(async_store, loop.run_until_complete)
         made.append(store)
         return store
 
@@ -80,7 +72,7 @@ def make_store(request: pytest.FixtureRequest, redis_url: str, prefix: str) -> I
         if isinstance(store, RedisStore):
             store.close()
         else:
-            store.aclose()
+            loop.run_until_complete(store.store.aclose())
     loop.close()
 
 
@@ -185,13 +177,7 @@ def test_an_unreachable_redis_raises_backend_error_on_every_verb() -> None:
     url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
     with sesh.from_url(url, ttl=60) as store:
         session_id = redis_sesh_id()
-        for call in (
-            lambda: store.set("alice"),
-            lambda: store.get(session_id),
-            lambda: store.get(session_id, touch=True),
-            lambda: store.liv(session_id),
-            lambda: store.die(session_id),
-        ):
+        for call in each_verb(store, session_id):
             with pytest.raises(sesh.BackendError) as caught:
                 call()
             assert isinstance(caught.value.__cause__, redis.ConnectionError)
