@@ -240,7 +240,7 @@ class SessionCore:
         value = check_user_id(user_id)
         for _ in range(MAX_ID_DRAWS):
             session_id = new_session_id()
-            if (yield Insert(self._head + session_id, value, self.ttl_ms)):
+            if (yield Insert(self.key(session_id), value, self.ttl_ms)):
                 return session_id
         raise SeshError(
             f"no fresh session id after {MAX_ID_DRAWS} draws: every key was already taken,"
@@ -253,16 +253,16 @@ class SessionCore:
             raise TypeError(f"touch must be a bool, not {type(touch).__name__}")
         if not is_session_id(session_id):
             return None
-        return Fetch(self._head + cast(str, session_id), self.ttl_ms if touch else None)
+        return Fetch(self.key(cast(str, session_id)), self.ttl_ms if touch else None)
 
     def liv_op(self, session_id: object) -> Refresh | None:
         """The reset of a session's expiry to the full ttl; None if malformed."""
         if not is_session_id(session_id):
             return None
-        return Refresh(self._head + cast(str, session_id), self.ttl_ms)
+        return Refresh(self.key(cast(str, session_id)), self.ttl_ms)
 
     def die_op(self, session_id: object) -> Delete | None:
         """The removal of a session; None if the id is malformed."""
         if not is_session_id(session_id):
             return None
-        return Delete(self._head + cast(str, session_id))
+        return Delete(self.key(cast(str, session_id)))
