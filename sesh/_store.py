@@ -24,8 +24,18 @@ class BaseStore:
 
     __slots__ = ("_core",)
 
-    def __init__(self, prefix: str, ttl: Ttl) -> None:
-        self._core = SessionCore(prefix, ttl)
+    def __init__(
+        self,
+        prefix: str,
+        ttl: Ttl,
+        *,
+        track_users: bool = False,
+        max_age: Ttl = None,
+        hash_ids: bool = False,
+    ) -> None:
+        self._core = SessionCore(
+            prefix, ttl, track_users=track_users, max_age=max_age, hash_ids=hash_ids
+        )
 
     @property
     def prefix(self) -> str:
@@ -37,9 +47,34 @@ class BaseStore:
         """Session lifetime in seconds, or None when sessions never expire."""
         return self._core.ttl
 
+    @property
+    def _atomic_rotate(self) -> bool:
+        # Whether the backend can move a session to another key in one step.
+        return True
+
+    @property
+    def track_users(self) -> bool:
+        """Whether the store keeps an index of each user's sessions (``sessions``, ``die_all``)."""
+        return self._core.track_users
+
+    @property
+    def max_age(self) -> float | None:
+        """Absolute session lifetime in seconds, which ``liv`` and touch never pass; or None."""
+        return self._core.max_age
+
+    @property
+    def hash_ids(self) -> bool:
+        """Whether the backend holds SHA-256 digests of session ids instead of the ids."""
+        return self._core.hash_ids
+
     def __repr__(self) -> str:
         # Settings only: a repr must never show a session id or a credential.
-        return f"{type(self).__name__}(prefix={self.prefix!r}, ttl={self.ttl!r})"
+        shown = f"prefix={self.prefix!r}, ttl={self.ttl!r}"
+        for name, default in (("track_users", False), ("max_age", None), ("hash_ids", False)):
+            value = getattr(self, name)
+            if value != default:
+                shown += f", {name}={value!r}"
+        return f"{type(self).__name__}({shown})"
 
 
 class SyncStore(BaseStore):
@@ -76,6 +111,34 @@ class SyncStore(BaseStore):
         """Ends a session; True if one was removed. Idempotent."""
         op = self._core.die_op(session_id)
         return op is not None and self._execute(op)
+
+    def rotate(self, session_id: str) -> str | None:
+        """Gives the session a fresh id with a full ttl and ends the old id, atomically;
+        returns the new id, or None if there was no such session.
+
+        The session keeps its user and its absolute deadline (``max_age``). Call it on
+        login and on every change of privilege, against session fixation.
+        """
+        return self._drive(self._core.rotate_flow(session_id, self._atomic_rotate))
+
+    def sessions(self, user_id: str | int) -> list[str]:
+        """The live sessions of a user, in no particular order (needs ``track_users``).
+
+        Each can be passed to ``die``. With ``hash_ids`` they are not session ids (the
+        store does not know those) but handles that only ``die`` accepts.
+
+        Raises:
+            NotEnabledError: the store was made without ``track_users=True``.
+        """
+        return self._core.sessions_of(self._execute(self._core.list_user_op(user_id)))
+
+    def die_all(self, user_id: str | int) -> int:
+        """Ends every session of a user ("log out everywhere"); returns how many ended.
+
+        Raises:
+            NotEnabledError: the store was made without ``track_users=True``.
+        """
+        return self._execute(self._core.delete_user_op(user_id))  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Releases what the store owns (a client it made in ``from_url``)."""
@@ -127,6 +190,18 @@ class AsyncStore(BaseStore):
         """Ends a session; True if one was removed. Idempotent."""
         op = self._core.die_op(session_id)
         return op is not None and await self._execute(op)
+
+    async def rotate(self, session_id: str) -> str | None:
+        """Gives the session a fresh id and ends the old one, atomically (see SyncStore)."""
+        return await self._drive(self._core.rotate_flow(session_id, self._atomic_rotate))
+
+    async def sessions(self, user_id: str | int) -> list[str]:
+        """The live sessions of a user (needs ``track_users``; see SyncStore.sessions)."""
+        return self._core.sessions_of(await self._execute(self._core.list_user_op(user_id)))
+
+    async def die_all(self, user_id: str | int) -> int:
+        """Ends every session of a user; returns how many (needs ``track_users``)."""
+        return await self._execute(self._core.delete_user_op(user_id))  # type: ignore[no-any-return]
 
     async def aclose(self) -> None:
         """Releases what the store owns (a client it made in ``async_from_url``)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["BackendError", "SeshError"]
+__all__ = ["BackendError", "NotEnabledError", "SeshError"]
 
 
 class SeshError(Exception):
@@ -18,4 +18,11 @@ class BackendError(SeshError):
 
     The driver's exception is chained as ``__cause__``. A BackendError never means
     "no such session": that is ``None`` from ``get`` and ``False`` from ``liv``/``die``.
+    """
+
+
+class NotEnabledError(SeshError):
+    """A call needs an option the store was not made with.
+
+    ``sessions`` and ``die_all`` need ``track_users=True``.
     """

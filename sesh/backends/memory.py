@@ -16,7 +16,20 @@ from urllib.parse import urlsplit
 
 from typing_extensions import Self
 
-from sesh._core import Delete, Fetch, Insert, Op, Refresh, Ttl, deadline, is_expired
+from sesh._core import (
+    Delete,
+    DeleteUser,
+    Fetch,
+    Insert,
+    ListUser,
+    Op,
+    Refresh,
+    Rotate,
+    Ttl,
+    capped,
+    deadline,
+    is_expired,
+)
 from sesh._store import AsyncStore, BaseStore, SyncStore
 
 __all__ = ["AsyncMemoryStore", "MemoryStore"]
@@ -24,88 +37,152 @@ __all__ = ["AsyncMemoryStore", "MemoryStore"]
 Clock = Callable[[], float]
 
 
+_Entry = tuple[str, "float | None", "float | None", "str | None"]
+"""A session: user id, deadline, absolute deadline (``max_age``), user index (or None)."""
+
+
 class _Sessions:
     """The state behind a MemoryStore or an AsyncMemoryStore, safe across threads.
 
-    Every write sets the deadline to now + the store's one ttl, and moves the key to the
-    end of the ordered dict; so the dict is ordered by deadline, and expired sessions are
-    removed from its front, each once, as later writes come by.
+    Every write sets a deadline of at most now + the store's one ttl (or max_age), and
+    moves the key to the end of the ordered dict; so once the front entry is live, every
+    entry written a ttl or more ago has expired, and expired sessions are removed from the
+    front, each once, as later writes come by. A user index is a set of keys, which
+    loses a key whenever its session goes.
     """
 
-    __slots__ = ("_clock", "_entries", "_lock")
+    __slots__ = ("_clock", "_entries", "_lock", "_users")
 
     def __init__(self, clock: Clock | None) -> None:
         self._clock: Clock = time.monotonic if clock is None else clock
-        self._entries: OrderedDict[str, tuple[str, float | None]] = OrderedDict()
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._users: dict[str, dict[str, None]] = {}
         self._lock = threading.Lock()
 
     def execute(self, op: Op) -> Any:
         with self._lock:
             now = self._clock()
-            entries = self._entries
             if type(op) is Fetch:
                 entry = self._live(op.key, now)
                 if entry is None:
                     return None
                 if op.touch_ms is not None:
-                    self._write(op.key, entry[0], deadline(now, op.touch_ms))
+                    self._moved(op.key, op.key, entry, now, op.touch_ms)
                 return entry[0]
             if type(op) is Insert:
                 self._purge(now)
                 if self._live(op.key, now) is not None:
                     return False
-                self._write(op.key, op.value, deadline(now, op.ttl_ms))
+                max_at = deadline(now, op.max_age_ms)
+                expires_at = capped(deadline(now, op.ttl_ms), max_at)
+                self._write(op.key, (op.value, expires_at, max_at, op.user_index))
                 return True
             if type(op) is Refresh:
                 entry = self._live(op.key, now)
                 if entry is None:
                     return False
                 if op.ttl_ms is not None:
-                    self._write(op.key, entry[0], deadline(now, op.ttl_ms))
+                    self._moved(op.key, op.key, entry, now, op.ttl_ms)
                 return True
             if type(op) is Delete:
-                entry = entries.pop(op.key, None)
+                entry = self._drop(op.key)
                 return entry is not None and not is_expired(entry[1], now)
+            if type(op) is Rotate:
+                return self._rotate(op, now)
+            if type(op) is ListUser:
+                keys = list(self._users.get(op.user_index, ()))
+                return [k[len(op.head) :] for k in keys if self._live(k, now) is not None]
+            if type(op) is DeleteUser:
+                entries = [self._drop(key) for key in list(self._users.get(op.user_index, ()))]
+                return sum(1 for e in entries if e is not None and not is_expired(e[1], now))
             raise TypeError(f"unknown operation {type(op).__name__}")
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._users.clear()
 
-    def _live(self, key: str, now: float) -> tuple[str, float | None] | None:
+    def _rotate(self, op: Rotate, now: float) -> int | None:
+        entry = self._live(op.key, now)
+        if entry is None:
+            return None
+        for n, key in enumerate(op.new_keys):
+            if self._live(key, now) is None:
+                self._moved(op.key, key, entry, now, op.ttl_ms)
+                return n
+        return -1
+
+    def _live(self, key: str, now: float) -> _Entry | None:
         entry = self._entries.get(key)
         if entry is not None and is_expired(entry[1], now):
-            del self._entries[key]
+            self._drop(key)
             return None
         return entry
 
-    def _write(self, key: str, value: str, expires_at: float | None) -> None:
-        self._entries[key] = (value, expires_at)
+    def _moved(self, old: str, key: str, entry: _Entry, now: float, ttl_ms: int | None) -> None:
+        # A session written again (refreshed, or rotated to a new key): a fresh ttl, but
+        # never past its absolute deadline.
+        if old != key:
+            self._drop(old)
+        value, _, max_at, index = entry
+        self._write(key, (value, capped(deadline(now, ttl_ms), max_at), max_at, index))
+
+    def _write(self, key: str, entry: _Entry) -> None:
+        self._entries[key] = entry
         self._entries.move_to_end(key)
+        if entry[3] is not None:
+            self._users.setdefault(entry[3], {})[key] = None
+
+    def _drop(self, key: str) -> _Entry | None:
+        entry = self._entries.pop(key, None)
+        if entry is not None and entry[3] is not None:
+            keys = self._users[entry[3]]
+            del keys[key]
+            if not keys:
+                del self._users[entry[3]]
+        return entry
 
     def _purge(self, now: float) -> None:
         entries = self._entries
         while entries:
-            key, (_, expires_at) = next(iter(entries.items()))
-            if not is_expired(expires_at, now):
+            key, entry = next(iter(entries.items()))
+            if not is_expired(entry[1], now):
                 return
-            del entries[key]
+            self._drop(key)
 
 
 class _MemoryStoreBase(BaseStore):
     __slots__ = ("_sessions",)
 
-    def __init__(self, prefix: str = "sesh", ttl: Ttl = None, *, clock: Clock | None = None):
-        super().__init__(prefix, ttl)
+    def __init__(
+        self,
+        prefix: str = "sesh",
+        ttl: Ttl = None,
+        *,
+        clock: Clock | None = None,
+        track_users: bool = False,
+        max_age: Ttl = None,
+        hash_ids: bool = False,
+    ):
+        super().__init__(prefix, ttl, track_users=track_users, max_age=max_age, hash_ids=hash_ids)
         self._sessions = _Sessions(clock)
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = "sesh", ttl: Ttl = None) -> Self:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = "sesh",
+        ttl: Ttl = None,
+        track_users: bool = False,
+        max_age: Ttl = None,
+        hash_ids: bool = False,
+    ) -> Self:
         """A new, empty store for ``memory://``."""
         parts = urlsplit(url)
         if parts.scheme != "memory" or parts.netloc or parts.path or parts.query or parts.fragment:
             raise ValueError("a memory store URL is exactly 'memory://' (it takes no options)")
-        return cls(prefix, ttl)
+        return cls(prefix, ttl, track_users=track_users, max_age=max_age, hash_ids=hash_ids)
 
 
 class MemoryStore(_MemoryStoreBase, SyncStore):
@@ -115,6 +192,7 @@ class MemoryStore(_MemoryStoreBase, SyncStore):
         prefix: key prefix (kept for parity with the other stores).
         ttl: session lifetime in seconds or a timedelta; None or 0 for never.
         clock: monotonic seconds; defaults to ``time.monotonic``.
+        track_users, max_age, hash_ids: the options; see the README.
     """
 
     __slots__ = ()

@@ -8,16 +8,27 @@ Each operation is one Redis command (needs Redis 6.2 or later, for GETEX):
 ``get(touch=True)``            ``GETEX key PX ttl`` (``GET`` with no ttl)
 ``liv``                        ``PEXPIRE key ttl`` (``EXISTS`` with no ttl)
 ``die``                        ``DEL key``
+``rotate``                     one script: ``RENAME`` to a free new key, reset its ttl
 =============================  ==========================================
 
-The same on Redis Cluster (each command has one key) and on a Sentinel-managed primary.
+``hash_ids`` only changes the key. With ``max_age`` or ``track_users`` a session is a hash
+and every verb but a plain ``get`` (``HGET key u``) is one script (``EVALSHA``; see
+``sesh.backends._redis_scripts``): the session, its absolute deadline and its user's index
+change together, in one round trip. ``sessions`` and ``die_all`` are one script each.
+
+The same on Redis Cluster (each command has one key, or keys of one slot) and on a
+Sentinel-managed primary. On a Cluster in the default layout, an old and a new id hash to
+different slots, so ``rotate`` is two steps: ``GETDEL`` the old key, then ``SET NX`` the
+new one. Never are both valid; for one round trip neither is; if the second step fails,
+the user is logged out and ``rotate`` raises.
 On those, a verb that meets a connection error or a failover answer (CLUSTERDOWN, TRYAGAIN,
 READONLY, ...) is retried with a short backoff for up to ``retry_for`` seconds, so a
 failover costs the caller a stall rather than an error. Every verb is safe to send again:
 ``SET NX`` of a fresh random id either landed (a retry then finds the key taken and draws
 another id, leaving an orphan that expires with the ttl) or did not; GET, GETEX, PEXPIRE,
 EXISTS and DEL leave the same state when repeated (a repeated DEL may answer False for a
-session it did remove).
+session it did remove), and so do the scripts, but for ``rotate``: one repeated after it
+landed finds no old session and answers None, logging the user out.
 
 The command is chosen and its reply read by plain functions; ``RedisStore`` and
 ``AsyncRedisStore`` differ only in awaiting the client.
@@ -36,6 +47,7 @@ import redis.cluster
 from redis.exceptions import (
     ClusterDownError,
     ClusterError,
+    NoScriptError,
     ReadOnlyError,
     RedisClusterException,
     RedisError,
@@ -46,9 +58,31 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from typing_extensions import Self
 
-from sesh._core import Delete, Fetch, Insert, Op, Refresh, SessionCore, Ttl
+from sesh._core import (
+    Delete,
+    DeleteUser,
+    Fetch,
+    Insert,
+    ListUser,
+    Op,
+    Refresh,
+    Rotate,
+    SessionCore,
+    Take,
+    Ttl,
+)
 from sesh._store import AsyncStore, BaseStore, SyncStore
 from sesh.backends._redis_clients import CLIENT_DEFAULTS, client_from_url, is_replicated
+from sesh.backends._redis_scripts import (
+    DELETE,
+    DELETE_USER,
+    INSERT,
+    LIST_USER,
+    REFRESH,
+    ROTATE,
+    SCRIPTS,
+    Script,
+)
 from sesh.errors import BackendError
 
 __all__ = ["CLIENT_DEFAULTS", "FAILOVER_RETRY_SECONDS", "AsyncRedisStore", "RedisStore"]
@@ -74,28 +108,76 @@ _RETRYABLE = (
 _DRIVER_ERRORS = (RedisError, RedisClusterException)
 
 
-def _command(op: Op) -> tuple[Any, ...]:
-    if type(op) is Fetch:
+def _command(op: Op, tagged: bool) -> tuple[Any, ...]:
+    if not tagged:
+        if type(op) is Fetch:
+            if op.touch_ms is None:
+                return ("GET", op.key)
+            return ("GETEX", op.key, "PX", op.touch_ms)
+        if type(op) is Insert:
+            if op.ttl_ms is None:
+                return ("SET", op.key, op.value, "NX")
+            return ("SET", op.key, op.value, "NX", "PX", op.ttl_ms)
+        if type(op) is Refresh:
+            if op.ttl_ms is None:
+                return ("EXISTS", op.key)
+            return ("PEXPIRE", op.key, op.ttl_ms)
+        if type(op) is Delete:
+            return ("DEL", op.key)
+        if type(op) is Take:
+            return ("GETDEL", op.key)
+    # The layout of max_age and track_users: a hash per session (see _redis_scripts).
+    elif type(op) is Fetch:
         if op.touch_ms is None:
-            return ("GET", op.key)
-        return ("GETEX", op.key, "PX", op.touch_ms)
-    if type(op) is Insert:
-        if op.ttl_ms is None:
-            return ("SET", op.key, op.value, "NX")
-        return ("SET", op.key, op.value, "NX", "PX", op.ttl_ms)
-    if type(op) is Refresh:
+            return ("HGET", op.key, "u")
+        return _eval(REFRESH, [op.key], op.touch_ms, op.member)
+    elif type(op) is Insert:
+        keys = [op.key] if op.user_index is None else [op.key, op.user_index]
+        return _eval(INSERT, keys, op.value, op.ttl_ms, op.max_age_ms, op.member)
+    elif type(op) is Refresh:
         if op.ttl_ms is None:
             return ("EXISTS", op.key)
-        return ("PEXPIRE", op.key, op.ttl_ms)
-    if type(op) is Delete:
-        return ("DEL", op.key)
+        return _eval(REFRESH, [op.key], op.ttl_ms, op.member)
+    elif type(op) is Delete:
+        if op.member is None:
+            return ("DEL", op.key)
+        return _eval(DELETE, [op.key], op.member)
+    if type(op) is Rotate:
+        members = (op.member, *op.new_members)
+        return _eval(ROTATE, [op.key, *op.new_keys], op.ttl_ms, *members)
+    if type(op) is ListUser:
+        return _eval(LIST_USER, [op.user_index], op.head)
+    if type(op) is DeleteUser:
+        return _eval(DELETE_USER, [op.user_index], op.head)
     raise TypeError(f"unknown operation {type(op).__name__}")
 
 
+def _eval(script: Script, keys: list[str], *args: str | int | None) -> tuple[Any, ...]:
+    # None is sent as '' (the scripts read it as "none").
+    return ("EVALSHA", script.sha, len(keys), *keys, *["" if a is None else a for a in args])
+
+
+def _unscripted(command: tuple[Any, ...], exc: Exception) -> tuple[Any, ...] | None:
+    """The same script sent whole, when the server has not cached it (NOSCRIPT): after a
+    restart or failover, or the first time. EVAL also caches it."""
+    if isinstance(exc, NoScriptError) and command[0] == "EVALSHA":
+        return ("EVAL", SCRIPTS[command[1]].source, *command[2:])
+    return None
+
+
 def _result(op: Op, reply: Any) -> Any:
-    if type(op) is not Fetch:
-        # SET NX answers OK or nil; PEXPIRE, EXISTS and DEL answer 1 or 0.
-        return bool(reply)
+    if type(op) is Fetch or type(op) is Take:
+        return _text(reply)
+    if type(op) is Rotate or type(op) is DeleteUser:
+        return reply  # a position, None or -1; a count
+    if type(op) is ListUser:
+        return [_text(member) for member in reply]
+    # SET NX answers OK or nil; PEXPIRE, EXISTS and DEL answer 1 or 0; a script 1, 0,
+    # a user id or nil.
+    return bool(reply)
+
+
+def _text(reply: Any) -> Any:
     if reply is None or type(reply) is str:
         return reply
     try:
@@ -118,12 +200,16 @@ class _Retry:
         self._until = time.monotonic() + seconds
         self._delay = 0.01
 
-    def pause(self, command: tuple[Any, ...], exc: Exception) -> float:
-        """How long to wait before the next try; raises BackendError when it is time to stop."""
+    def after(self, command: tuple[Any, ...], exc: Exception) -> tuple[float, tuple[Any, ...]]:
+        """How long to wait, and what to send next; raises BackendError when it is time
+        to stop."""
+        unscripted = _unscripted(command, exc)
+        if unscripted is not None:
+            return 0.0, unscripted
         if not isinstance(exc, _RETRYABLE) or time.monotonic() + self._delay > self._until:
             raise _error(command, exc) from exc
         delay, self._delay = self._delay, min(self._delay * 2, 0.05)
-        return delay
+        return delay, command
 
 
 class _RedisStoreBase(BaseStore):
@@ -139,6 +225,9 @@ class _RedisStoreBase(BaseStore):
         ttl: Ttl = None,
         *,
         retry_for: float | None = None,
+        track_users: bool = False,
+        max_age: Ttl = None,
+        hash_ids: bool = False,
     ) -> None:
         if not isinstance(client, self._clients):
             names = " or ".join(f"{c.__module__}.{c.__qualname__}" for c in self._clients)
@@ -152,7 +241,7 @@ class _RedisStoreBase(BaseStore):
             raise TypeError(f"retry_for must be seconds, not {type(retry_for).__name__}")
         elif not 0 <= retry_for < float("inf"):
             raise ValueError("retry_for must be zero or a positive number of seconds")
-        super().__init__(prefix, ttl)
+        super().__init__(prefix, ttl, track_users=track_users, max_age=max_age, hash_ids=hash_ids)
         self._client: Any = client
         self._owns_client = False
         self._retry_for = float(retry_for)
@@ -161,9 +250,23 @@ class _RedisStoreBase(BaseStore):
     def _attach(self, client: Any) -> None:
         """Whatever a store needs to set up around its client (nothing, by default)."""
 
+    @property
+    def _atomic_rotate(self) -> bool:
+        # In the default layout, an old and a new key hash to any two Cluster slots.
+        clusters = (redis.cluster.RedisCluster, redis.asyncio.cluster.RedisCluster)
+        return self._core.tagged or not isinstance(self._client, clusters)
+
     @classmethod
     def from_url(
-        cls, url: str, *, prefix: str = "sesh", ttl: Ttl = None, retry_for: float | None = None
+        cls,
+        url: str,
+        *,
+        prefix: str = "sesh",
+        ttl: Ttl = None,
+        retry_for: float | None = None,
+        track_users: bool = False,
+        max_age: Ttl = None,
+        hash_ids: bool = False,
     ) -> Self:
         """A store on a client made from a URL, with ``CLIENT_DEFAULTS``; ``close`` closes it.
 
@@ -171,12 +274,17 @@ class _RedisStoreBase(BaseStore):
         ``redis+cluster://host:port,...`` and ``redis+sentinel://host:port,.../service``
         (``rediss+`` for TLS); see ``sesh.backends._redis_clients``.
         """
-        SessionCore(prefix, ttl)  # bad settings fail before a client (and its sockets) exists
+        options: dict[str, Any] = {
+            "track_users": track_users,
+            "max_age": max_age,
+            "hash_ids": hash_ids,
+        }
+        SessionCore(prefix, ttl, **options)  # bad settings fail before a client exists
         try:
             client = client_from_url(url, asyncio=cls._asyncio)
         except _DRIVER_ERRORS as exc:  # a cluster client asks for the slot map at once
             raise BackendError(f"cannot reach Redis: {type(exc).__name__}: {exc}") from exc
-        store = cls(client, prefix, ttl, retry_for=retry_for)
+        store = cls(client, prefix, ttl, retry_for=retry_for, **options)
         store._owns_client = True
         return store
 
@@ -201,6 +309,9 @@ class RedisStore(_RedisStoreBase, SyncStore):
         ttl: session lifetime in seconds or a timedelta; None or 0 for never.
         retry_for: seconds a verb retries through connection errors and failovers; by
             default ``FAILOVER_RETRY_SECONDS`` on a Cluster or Sentinel, 0 on one Redis.
+        track_users, max_age, hash_ids: the options; see the README. With
+            ``track_users`` or ``max_age`` every verb but a plain ``get`` is one Lua script
+            (EVALSHA); see ``sesh.backends._redis_scripts``.
     """
 
     __slots__ = ()
@@ -214,7 +325,7 @@ class RedisStore(_RedisStoreBase, SyncStore):
             self._client.close()
 
     def _execute(self, op: Op) -> Any:
-        command = _command(op)
+        command = _command(op, self._core.tagged)
         retry = None
         while True:
             try:
@@ -222,7 +333,8 @@ class RedisStore(_RedisStoreBase, SyncStore):
                 break
             except Exception as exc:  # whatever the driver raises is the backend failing
                 retry = retry or _Retry(self._retry_for)
-                time.sleep(retry.pause(command, exc))
+                delay, command = retry.after(command, exc)
+                time.sleep(delay)
         return _result(op, reply)
 
 
@@ -279,7 +391,7 @@ class AsyncRedisStore(_RedisStoreBase, AsyncStore):
             self._ready = None
 
     async def _send(self, op: Op) -> Any:
-        command = _command(op)
+        command = _command(op, self._core.tagged)
         retry = None
         while True:
             try:
@@ -287,5 +399,6 @@ class AsyncRedisStore(_RedisStoreBase, AsyncStore):
                 break
             except Exception as exc:  # whatever the driver raises is the backend failing
                 retry = retry or _Retry(self._retry_for)
-                await asyncio.sleep(retry.pause(command, exc))
+                delay, command = retry.after(command, exc)
+                await asyncio.sleep(delay)
         return _result(op, reply)

@@ -9,7 +9,14 @@ busy timeout, and each operation is one autocommitted statement (needs SQLite 3.
 ``get(touch=True)``    ``UPDATE ... SET expires_at = ? WHERE key = ? AND <live> RETURNING``
 ``liv``                ``UPDATE ... SET expires_at = ? WHERE key = ? AND <live>``
 ``die``                ``DELETE ... WHERE key = ? RETURNING expires_at``
+``rotate``             one ``BEGIN IMMEDIATE`` transaction: read, insert the new id, delete
+``sessions``           ``SELECT key ... WHERE user_index = ? AND <live>`` (an index)
+``die_all``            ``DELETE ... WHERE user_index = ? RETURNING expires_at``
 =====================  ================================================================
+
+With ``max_age`` a row keeps its absolute deadline, and a refresh sets the lesser of the
+two; with ``track_users`` it names its user's index, a column with an SQL index on it, so
+the user index is the table itself and needs no upkeep.
 
 Expiry is checked in every statement, so an expired row is never returned. Expired rows are
 removed in batches through an index on the deadline, every ``PURGE_EVERY`` inserts of a
@@ -32,14 +39,27 @@ from urllib.parse import unquote, urlsplit
 
 from typing_extensions import Self
 
-from sesh._core import Delete, Fetch, Insert, Op, Refresh, Ttl, deadline, is_expired
+from sesh._core import (
+    Delete,
+    DeleteUser,
+    Fetch,
+    Insert,
+    ListUser,
+    Op,
+    Refresh,
+    Rotate,
+    Ttl,
+    capped,
+    deadline,
+    is_expired,
+)
 from sesh._store import AsyncStore, BaseStore, SyncStore
 from sesh.errors import BackendError, SeshError
 
 __all__ = ["BUSY_TIMEOUT", "PURGE_BATCH", "PURGE_EVERY", "AsyncSqliteStore", "SqliteStore"]
 
 APPLICATION_ID = 0x73657368  # "sesh": marks a file as a sesh database (PRAGMA application_id)
-SCHEMA_VERSION = 1  # PRAGMA user_version; MIGRATIONS[n] takes a database from n - 1 to n
+SCHEMA_VERSION = 2  # PRAGMA user_version; MIGRATIONS[n] takes a database from n - 1 to n
 BUSY_TIMEOUT = 10.0
 """Seconds a statement waits for another process's write to finish before failing."""
 PURGE_EVERY = 64
@@ -48,16 +68,23 @@ PURGE_BATCH = 1024
 """Expired rows removed at most per purge (16 per insert: far above any insert rate)."""
 
 _LIVE = "(expires_at IS NULL OR expires_at > :now)"
+# A refreshed deadline: the new one, unless the absolute deadline (max_age) comes first.
+_CAPPED = "CASE WHEN max_at < :exp THEN max_at ELSE :exp END"
 _SQL = {
-    "insert": "INSERT INTO sesh_sessions (key, value, expires_at) VALUES (:key, :value, :exp)"
-    " ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at"
+    "insert": "INSERT INTO sesh_sessions (key, value, expires_at, max_at, user_index)"
+    " VALUES (:key, :value, :exp, :max_at, :index)"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at,"
+    " max_at = excluded.max_at, user_index = excluded.user_index"
     " WHERE sesh_sessions.expires_at <= :now",
     "get": f"SELECT value FROM sesh_sessions WHERE key = :key AND {_LIVE}",
-    "touch": f"UPDATE sesh_sessions SET expires_at = :exp WHERE key = :key AND {_LIVE}"
+    "touch": f"UPDATE sesh_sessions SET expires_at = {_CAPPED} WHERE key = :key AND {_LIVE}"
     " RETURNING value",
     "exists": f"SELECT 1 FROM sesh_sessions WHERE key = :key AND {_LIVE}",
-    "refresh": f"UPDATE sesh_sessions SET expires_at = :exp WHERE key = :key AND {_LIVE}",
+    "refresh": f"UPDATE sesh_sessions SET expires_at = {_CAPPED} WHERE key = :key AND {_LIVE}",
     "delete": "DELETE FROM sesh_sessions WHERE key = :key RETURNING expires_at",
+    "take": f"SELECT value, max_at, user_index FROM sesh_sessions WHERE key = :key AND {_LIVE}",
+    "list": f"SELECT key FROM sesh_sessions WHERE user_index = :index AND {_LIVE}",
+    "delete user": "DELETE FROM sesh_sessions WHERE user_index = :index RETURNING expires_at",
     "purge": "DELETE FROM sesh_sessions WHERE key IN (SELECT key FROM sesh_sessions"
     " WHERE expires_at <= :now LIMIT :batch)",
 }
@@ -66,7 +93,13 @@ _SCHEMA = [
     " WITHOUT ROWID",
     "CREATE INDEX sesh_sessions_expiry ON sesh_sessions (expires_at) WHERE expires_at IS NOT NULL",
 ]
-MIGRATIONS: dict[int, list[str]] = {1: _SCHEMA}
+# 2: the absolute deadline (max_age) and the user index (track_users) of a session.
+_USERS = [
+    "ALTER TABLE sesh_sessions ADD COLUMN max_at REAL",
+    "ALTER TABLE sesh_sessions ADD COLUMN user_index TEXT",
+    "CREATE INDEX sesh_sessions_user ON sesh_sessions (user_index) WHERE user_index IS NOT NULL",
+]
+MIGRATIONS: dict[int, list[str]] = {1: _SCHEMA, 2: _USERS}
 
 Clock = Callable[[], float]
 
@@ -114,8 +147,8 @@ class _Database:
             self._inserts += 1
             if self._inserts % PURGE_EVERY == 0:
                 run(_SQL["purge"], {"now": now, "batch": PURGE_BATCH})
-            params = {"key": op.key, "value": op.value, "exp": deadline(now, op.ttl_ms)}
-            return run(_SQL["insert"], {**params, "now": now}).rowcount == 1
+            max_at = deadline(now, op.max_age_ms)
+            return self._insert(op.key, op.value, now, op.ttl_ms, max_at, op.user_index)
         if type(op) is Refresh:
             if op.ttl_ms is None:
                 return run(_SQL["exists"], {"key": op.key, "now": now}).fetchone() is not None
@@ -124,7 +157,47 @@ class _Database:
         if type(op) is Delete:
             row = run(_SQL["delete"], {"key": op.key}).fetchone()
             return row is not None and not is_expired(row[0], now)
+        if type(op) is Rotate:
+            return self._rotate(op, now)
+        if type(op) is ListUser:
+            rows = run(_SQL["list"], {"index": op.user_index, "now": now}).fetchall()
+            return [key[len(op.head) :] for (key,) in rows]
+        if type(op) is DeleteUser:
+            rows = run(_SQL["delete user"], {"index": op.user_index}).fetchall()
+            return sum(1 for (expires_at,) in rows if not is_expired(expires_at, now))
         raise TypeError(f"unknown operation {type(op).__name__}")
+
+    def _insert(
+        self,
+        key: str,
+        value: str,
+        now: float,
+        ttl_ms: int | None,
+        max_at: float | None,
+        index: str | None,
+    ) -> bool:
+        exp = capped(deadline(now, ttl_ms), max_at)
+        params = {"key": key, "value": value, "exp": exp, "max_at": max_at, "index": index}
+        return self._conn.execute(_SQL["insert"], {**params, "now": now}).rowcount == 1
+
+    def _rotate(self, op: Rotate, now: float) -> int | None:
+        run = self._conn.execute
+        run("BEGIN IMMEDIATE")
+        try:
+            row = run(_SQL["take"], {"key": op.key, "now": now}).fetchone()
+            used = None if row is None else -1
+            if row is not None:
+                value, max_at, index = row
+                for n, key in enumerate(op.new_keys):
+                    if self._insert(key, value, now, op.ttl_ms, max_at, index):
+                        run(_SQL["delete"], {"key": op.key}).fetchall()
+                        used = n
+                        break
+        except BaseException:
+            run("ROLLBACK")
+            raise
+        run("COMMIT")
+        return used
 
     def close(self) -> None:
         with self._lock:
@@ -199,16 +272,33 @@ class _SqliteStoreBase(BaseStore):
         ttl: Ttl = None,
         *,
         clock: Clock | None = None,
+        track_users: bool = False,
+        max_age: Ttl = None,
+        hash_ids: bool = False,
     ) -> None:
         if not isinstance(path, (str, Path)):
             raise TypeError(f"path must be a str or a Path, not {type(path).__name__}")
-        super().__init__(prefix, ttl)
+        super().__init__(prefix, ttl, track_users=track_users, max_age=max_age, hash_ids=hash_ids)
         self._db = _Database(str(path), clock)
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = "sesh", ttl: Ttl = None) -> Self:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = "sesh",
+        ttl: Ttl = None,
+        track_users: bool = False,
+        max_age: Ttl = None,
+        hash_ids: bool = False,
+    ) -> Self:
         """A store on the database file of a ``sqlite://`` URL (see ``path_from_url``)."""
-        return cls(path_from_url(url), prefix, ttl)
+        options: dict[str, Any] = {
+            "track_users": track_users,
+            "max_age": max_age,
+            "hash_ids": hash_ids,
+        }
+        return cls(path_from_url(url), prefix, ttl, **options)
 
     @property
     def path(self) -> str:
@@ -224,6 +314,7 @@ class SqliteStore(_SqliteStoreBase, SyncStore):
         prefix: key prefix; sessions are rows keyed ``<prefix>:<session id>``.
         ttl: session lifetime in seconds or a timedelta; None or 0 for never.
         clock: wall-clock seconds; defaults to ``time.time``.
+        track_users, max_age, hash_ids: the options; see the README.
 
     Raises:
         SeshError: the file is not a sesh database, or has a newer schema.

@@ -140,8 +140,29 @@ def test_a_new_file_is_a_stamped_wal_database(tmp_path: Path) -> None:
     SqliteStore(path).close()
     with closing(sqlite3.connect(path)) as conn:
         assert conn.execute("PRAGMA application_id").fetchone()[0] == 0x73657368
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_version_1_file_is_migrated_and_keeps_its_sessions(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with closing(sqlite3.connect(path)) as conn:  # what sesh 0.1 wrote
+        conn.execute(f"PRAGMA application_id = {sqlite_backend.APPLICATION_ID}")
+        for statement in sqlite_backend.MIGRATIONS[1]:
+            conn.execute(statement)
+        conn.execute("PRAGMA user_version = 1")
+        conn.commit()
+    session_id = "K9TdKhMrJthrfe+B+AkZyXAL3ga7gaevI8PmWP+G0uQ="
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("INSERT INTO sesh_sessions VALUES (?, 'alice', NULL)", ("app:" + session_id,))
+        conn.commit()
+    with SqliteStore(path, "app", track_users=True, max_age=60) as store:
+        assert store.get(session_id) is None  # tagged keys: options do not read old rows
+    with SqliteStore(path, "app") as store:
+        assert store.get(session_id) == "alice"
+        assert store.rotate(session_id) is not None
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
 
 
 def test_a_closed_store_raises_backend_error(tmp_path: Path) -> None:

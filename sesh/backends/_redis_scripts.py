@@ -1,0 +1,152 @@
+"""The Lua scripts behind the Redis store's options, each one atomic step on one slot.
+
+With ``max_age`` or ``track_users`` a session is a hash: ``u`` the user id, ``a`` its
+absolute deadline (Unix ms, with ``max_age``), ``i`` its user's index (with
+``track_users``). A user index is a sorted set of its sessions' key suffixes, scored by
+deadline (``inf`` for never), which expires with its longest-lived session. Times come
+from the server's clock (``TIME``), as with ``PX``. The keys a script reaches beyond its
+declared ones (a user index, a session from an index) share its hash tag, so its slot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import NamedTuple
+
+__all__ = [
+    "DELETE",
+    "DELETE_USER",
+    "INSERT",
+    "LIST_USER",
+    "REFRESH",
+    "ROTATE",
+    "SCRIPTS",
+    "Script",
+]
+
+_COMMON = """
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function fmt(ms) return string.format('%.0f', ms) end
+-- A write's deadline: now + ttl ('' for none), never past max_at; false for never.
+local function deadline(now, ttl, max_at)
+  local d = false
+  if ttl ~= '' then d = now + tonumber(ttl) end
+  if max_at and (not d or max_at < d) then d = max_at end
+  return d
+end
+local function expire(key, d)
+  if d then redis.call('PEXPIREAT', key, fmt(d)) else redis.call('PERSIST', key) end
+end
+-- Files member under its deadline, drops entries past theirs, and lets the index live
+-- as long as its longest-lived session.
+local function index_put(index, member, d, now)
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. fmt(now))
+  redis.call('ZADD', index, d and fmt(d) or 'inf', member)
+  local top = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')[2]
+  if top == 'inf' then redis.call('PERSIST', index) else redis.call('PEXPIREAT', index, top) end
+end
+"""
+
+
+class Script(NamedTuple):
+    """A script's source and SHA-1 (for EVALSHA)."""
+
+    source: str
+    sha: str
+
+
+def _script(body: str) -> Script:
+    source = _COMMON + body
+    return Script(source, hashlib.sha1(source.encode("utf-8")).hexdigest())
+
+
+INSERT = _script("""
+-- KEYS: session [, user index]; ARGV: user id, ttl ms, max_age ms ('' for none), member
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local now = now_ms()
+local max_at = ARGV[3] ~= '' and now + tonumber(ARGV[3]) or false
+local d = deadline(now, ARGV[2], max_at)
+redis.call('HSET', KEYS[1], 'u', ARGV[1])
+if max_at then redis.call('HSET', KEYS[1], 'a', fmt(max_at)) end
+if KEYS[2] then
+  redis.call('HSET', KEYS[1], 'i', KEYS[2])
+  index_put(KEYS[2], ARGV[4], d, now)
+end
+expire(KEYS[1], d)
+return 1
+""")
+
+REFRESH = _script("""
+-- KEYS: session; ARGV: ttl ms, member. Returns the user id, or nil.
+local s = redis.call('HMGET', KEYS[1], 'u', 'a', 'i')
+if not s[1] then return false end
+local now = now_ms()
+local d = deadline(now, ARGV[1], s[2] and tonumber(s[2]) or false)
+expire(KEYS[1], d)
+if s[3] and ARGV[2] ~= '' then index_put(s[3], ARGV[2], d, now) end
+return s[1]
+""")
+
+DELETE = _script("""
+-- KEYS: session; ARGV: member
+local index = redis.call('HGET', KEYS[1], 'i')
+if index then redis.call('ZREM', index, ARGV[1]) end
+return redis.call('DEL', KEYS[1])
+""")
+
+ROTATE = _script("""
+-- KEYS: old session, new candidates...; ARGV: ttl ms, old member, new members...
+-- Returns the position of the candidate used, nil if no old session, -1 if all taken.
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+for n = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[n]) == 0 then
+    redis.call('RENAME', KEYS[1], KEYS[n])
+    local max_at, index = false, false
+    if redis.call('TYPE', KEYS[n]).ok == 'hash' then
+      local s = redis.call('HMGET', KEYS[n], 'a', 'i')
+      max_at = s[1] and tonumber(s[1]) or false
+      index = s[2]
+    end
+    local now = now_ms()
+    local d = deadline(now, ARGV[1], max_at)
+    expire(KEYS[n], d)
+    if index and ARGV[2] ~= '' then
+      redis.call('ZREM', index, ARGV[2])
+      index_put(index, ARGV[n + 1], d, now)
+    end
+    return n - 2
+  end
+end
+return -1
+""")
+
+LIST_USER = _script("""
+-- KEYS: user index; ARGV: key head. Returns the members whose session is live.
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. fmt(now_ms()))
+local live = {}
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  -- A session evicted or deleted by hand leaves its entry behind: drop it here.
+  if redis.call('EXISTS', ARGV[1] .. m) == 1 then
+    live[#live + 1] = m
+  else
+    redis.call('ZREM', KEYS[1], m)
+  end
+end
+return live
+""")
+
+DELETE_USER = _script("""
+-- KEYS: user index; ARGV: key head. Returns how many live sessions were removed.
+local n = 0
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  n = n + redis.call('DEL', ARGV[1] .. m)
+end
+redis.call('DEL', KEYS[1])
+return n
+""")
+
+SCRIPTS = {s.sha: s for s in (INSERT, REFRESH, DELETE, ROTATE, LIST_USER, DELETE_USER)}
+"""Every script, by SHA-1: what to send whole when the server answers NOSCRIPT."""
