@@ -13,6 +13,18 @@ hooks: ``pass_time(seconds)`` (default: sleep; override it to move an injected c
 see ``FakeClock``), ``short_ttl`` (the ttl of the expiry checks, default 0.5 s) and
 ``hypothesis_examples``. Each test closes the stores it opened and kills the sessions
 it made, under a random prefix of its own.
+
+A store with more than the four verbs declares it, and the kit checks it (and reports
+the checks of what is not declared as skipped)::
+
+    class TestMyStore(SessionStoreConformance):
+        capabilities = frozenset({"rotate", "track_users", "max_age", "hash_ids"})
+
+        def make_store(self, *, prefix, ttl, **options):  # track_users=, max_age=, hash_ids=
+            return MyStore(prefix=prefix, ttl=ttl, **options)
+
+        def dump(self, store):  # for hash_ids: every byte the store holds
+            return store.raw_bytes()
 """
 
 from __future__ import annotations
@@ -25,24 +37,44 @@ import pytest
 pytest.register_assert_rewrite(
     "sesh.testing._expiry",
     "sesh.testing._harness",
+    "sesh.testing._hash_ids",
     "sesh.testing._inputs",
     "sesh.testing._load",
+    "sesh.testing._max_age",
     "sesh.testing._model",
+    "sesh.testing._rotate",
+    "sesh.testing._users",
     "sesh.testing._verbs",
 )
 
 from sesh.protocols import AsyncSessionStore, SessionStore  # noqa: E402
 from sesh.testing._clock import FakeClock  # noqa: E402
 from sesh.testing._expiry import ExpiryChecks  # noqa: E402
+from sesh.testing._harness import CAPABILITIES  # noqa: E402
+from sesh.testing._hash_ids import HashIdChecks  # noqa: E402
 from sesh.testing._inputs import InputChecks  # noqa: E402
 from sesh.testing._load import LoadChecks  # noqa: E402
+from sesh.testing._max_age import MaxAgeChecks  # noqa: E402
 from sesh.testing._model import ModelChecks  # noqa: E402
+from sesh.testing._rotate import RotateChecks  # noqa: E402
+from sesh.testing._users import UserChecks  # noqa: E402
 from sesh.testing._verbs import IdChecks, VerbChecks  # noqa: E402
 
-__all__ = ["AsyncSessionStoreConformance", "FakeClock", "SessionStoreConformance"]
+__all__ = ["CAPABILITIES", "AsyncSessionStoreConformance", "FakeClock", "SessionStoreConformance"]
 
 
-class _Suite(VerbChecks, IdChecks, ExpiryChecks, InputChecks, ModelChecks, LoadChecks):
+class _Suite(
+    VerbChecks,
+    IdChecks,
+    ExpiryChecks,
+    InputChecks,
+    ModelChecks,
+    LoadChecks,
+    RotateChecks,
+    UserChecks,
+    MaxAgeChecks,
+    HashIdChecks,
+):
     pass
 
 

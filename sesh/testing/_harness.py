@@ -13,7 +13,10 @@ import pytest
 
 from sesh._core import Ttl
 
-__all__ = ["Harness", "StoreView"]
+__all__ = ["CAPABILITIES", "Harness", "StoreView"]
+
+CAPABILITIES = frozenset({"rotate", "track_users", "max_age", "hash_ids"})
+"""What a store may declare beyond the four verbs (see ``Harness.capabilities``)."""
 
 
 class StoreView:
@@ -39,6 +42,18 @@ class StoreView:
     def die(self, session_id: Any) -> Any:
         return self._run(self.store.die(session_id))
 
+    def rotate(self, session_id: Any) -> Any:
+        new_id = self._run(self.store.rotate(session_id))
+        if isinstance(new_id, str):
+            self.made.append(new_id)
+        return new_id
+
+    def sessions(self, user_id: Any) -> Any:
+        return self._run(self.store.sessions(user_id))
+
+    def die_all(self, user_id: Any) -> Any:
+        return self._run(self.store.die_all(user_id))
+
 
 class Harness:
     """The hooks of the kit and the plumbing under its tests."""
@@ -49,11 +64,40 @@ class Harness:
     hypothesis_examples: ClassVar[int] = 150
     """How many inputs each property-based check tries."""
 
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    """What the store has beyond the four verbs; the kit checks these and skips the rest.
+
+    - ``"rotate"``: ``rotate(session_id)``.
+    - ``"track_users"``: ``make_store`` takes ``track_users=True``, and the store then
+      has ``sessions(user_id)`` and ``die_all(user_id)``.
+    - ``"max_age"``: ``make_store`` takes ``max_age=`` (seconds or a timedelta).
+    - ``"hash_ids"``: ``make_store`` takes ``hash_ids=True``; needs the ``dump`` hook.
+    """
+
     is_async: ClassVar[bool] = False
 
-    def make_store(self, *, prefix: str, ttl: Ttl) -> Any:
-        """Required: a new store with this prefix and ttl (keyword arguments only)."""
+    def make_store(self, *, prefix: str, ttl: Ttl, **options: Any) -> Any:
+        """Required: a new store with this prefix and ttl (keyword arguments only).
+
+        ``options`` are those of the declared ``capabilities`` (``track_users``,
+        ``max_age``, ``hash_ids``); the kit passes none unless it checks one.
+        """
         raise NotImplementedError(f"{type(self).__name__} must define make_store(*, prefix, ttl)")
+
+    def dump(self, store: Any) -> bytes:
+        """Every byte the store holds under its prefix: keys and values, rows or files.
+
+        Required by the ``hash_ids`` checks, which look there for session ids.
+        """
+        raise NotImplementedError(f"{type(self).__name__} declares hash_ids but has no dump()")
+
+    def needs(self, *capabilities: str) -> None:
+        """Skips the calling check unless the store declares every one of ``capabilities``."""
+        unknown = set(capabilities) - CAPABILITIES
+        assert not unknown, f"no such capability: {unknown}"
+        missing = sorted(set(capabilities) - self.capabilities)
+        if missing:
+            pytest.skip(f"the store does not declare {', '.join(missing)} (capabilities)")
 
     def pass_time(self, seconds: float) -> None:
         """Lets ``seconds`` pass for the stores this test made.
@@ -73,20 +117,20 @@ class Harness:
         finally:
             self._clean_up()
 
-    def open(self, *, ttl: Ttl = None, prefix: str | None = None) -> StoreView:
+    def open(self, *, ttl: Ttl = None, prefix: str | None = None, **options: Any) -> StoreView:
         """A store from ``make_store``, under this test's own prefix unless told otherwise."""
-        view = StoreView(self.build(ttl=ttl, prefix=prefix), self.run)
+        view = StoreView(self.build(ttl=ttl, prefix=prefix, **options), self.run)
         self._views.append(view)
         return view
 
-    def build(self, *, ttl: Any = None, prefix: Any = None) -> Any:
+    def build(self, *, ttl: Any = None, prefix: Any = None, **options: Any) -> Any:
         """Calls ``make_store`` (inside the event loop, for an async kit)."""
         prefix = self._prefix if prefix is None else prefix
         if self._loop is None:
-            return self.make_store(prefix=prefix, ttl=ttl)
+            return self.make_store(prefix=prefix, ttl=ttl, **options)
 
         async def make() -> Any:
-            return self.make_store(prefix=prefix, ttl=ttl)
+            return self.make_store(prefix=prefix, ttl=ttl, **options)
 
         return self._loop.run_until_complete(make())
 

@@ -12,10 +12,17 @@ from hypothesis import strategies as st
 
 from sesh.testing._harness import Harness
 
-__all__ = ["InputChecks"]
+__all__ = [
+    "BAD_TTL_TYPES",
+    "BAD_TTL_VALUES",
+    "BAD_USER_ID_TYPES",
+    "BAD_USER_ID_VALUES",
+    "InputChecks",
+    "malformed_ids",
+]
 
-_BAD_TTL_TYPES: list[Any] = [True, False, "10", b"10", [10], object()]
-_BAD_TTL_VALUES: list[Any] = [
+BAD_TTL_TYPES: list[Any] = [True, False, "10", b"10", [10], object()]
+BAD_TTL_VALUES: list[Any] = [
     -1,
     -0.001,
     math.nan,
@@ -25,13 +32,13 @@ _BAD_TTL_VALUES: list[Any] = [
     timedelta(seconds=-1),
     timedelta(microseconds=100),
 ]
-_BAD_USER_ID_TYPES: list[Any] = [None, True, False, 1.5, b"alice", bytearray(b"a"), ["a"], {}]
-_BAD_USER_ID_VALUES: list[Any] = ["", "\ud800", "x" * 1025, "é" * 513]
+BAD_USER_ID_TYPES: list[Any] = [None, True, False, 1.5, b"alice", bytearray(b"a"), ["a"], {}]
+BAD_USER_ID_VALUES: list[Any] = ["", "\ud800", "x" * 1025, "é" * 513]
 _BAD_SESSION_ID_TYPES: list[Any] = [None, 123, 1.5, b"x" * 44, bytearray(44), ["x" * 44], True]
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 
 
-def _malformed(session_id: str) -> list[str]:
+def malformed_ids(session_id: str) -> list[str]:
     """Strings that cannot be session ids, many of them near a real one."""
     return [
         "",
@@ -61,22 +68,22 @@ def _malformed(session_id: str) -> list[str]:
 class InputChecks(Harness):
     """Wrong types raise TypeError, bad values ValueError, malformed ids are no session."""
 
-    @pytest.mark.parametrize("ttl", _BAD_TTL_TYPES, ids=repr)
+    @pytest.mark.parametrize("ttl", BAD_TTL_TYPES, ids=repr)
     def test_ttl_of_the_wrong_type_is_refused(self, ttl: Any) -> None:
         with pytest.raises(TypeError):
             self.build(ttl=ttl)
 
-    @pytest.mark.parametrize("ttl", _BAD_TTL_VALUES, ids=repr)
+    @pytest.mark.parametrize("ttl", BAD_TTL_VALUES, ids=repr)
     def test_bad_ttl_value_is_refused(self, ttl: Any) -> None:
         with pytest.raises(ValueError, match="ttl"):
             self.build(ttl=ttl)
 
     def test_bad_user_ids_are_refused(self) -> None:
         store = self.open(ttl=60)
-        for user_id in _BAD_USER_ID_TYPES:
+        for user_id in BAD_USER_ID_TYPES:
             with pytest.raises(TypeError, match="user_id"):
                 store.set(user_id)
-        for user_id in _BAD_USER_ID_VALUES:
+        for user_id in BAD_USER_ID_VALUES:
             with pytest.raises(ValueError, match="user_id"):
                 store.set(user_id)
         assert store.get(store.set("alice")) == "alice"
@@ -102,7 +109,7 @@ class InputChecks(Harness):
     def test_malformed_session_ids_are_no_session(self) -> None:
         store = self.open(ttl=60)
         session_id = store.set("alice")
-        for bad in _malformed(session_id):
+        for bad in malformed_ids(session_id):
             assert store.get(bad) is None
             assert store.get(bad, touch=True) is None
             assert store.liv(bad) is False

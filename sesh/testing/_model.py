@@ -1,5 +1,8 @@
 """The kit's model-based check: random sequences of verbs, compared step by step to a dict.
 
+The verbs include rotate, and sessions and die_all on a store with track_users, when the
+store declares them.
+
 Where the kit controls time for the store (``pass_time`` is overridden: an injected clock,
 or keys aged on the server), the sequences also move time, and the model expires sessions
 by the same rule as the contract: a session is gone once its deadline is reached.
@@ -15,6 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
+    multiple,
     precondition,
     rule,
     run_state_machine_as_test,
@@ -28,8 +32,11 @@ __all__ = ["ModelChecks"]
 MODEL_TTL = 10.0  # seconds; when the kit controls time, steps run from 0.1 s to 25 s
 MARGIN = 0.05  # no step ends this close to a deadline: the store's clock may run a little on
 
-_users = st.integers(-(10**12), 10**12) | st.text(
-    st.characters(exclude_categories=["Cs"]), min_size=1, max_size=24
+_known_users = st.sampled_from(["alice", "bob", 7, "7"])  # so users have several sessions
+_users = (
+    _known_users
+    | st.integers(-(10**12), 10**12)
+    | st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=24)
 )
 _malformed = st.sampled_from(["", "nope", "A" * 44, "*" * 43 + "=", "sesh:" + "A" * 43 + "="])
 _time_steps = st.sampled_from([0.5, 3.0, 6.0, 9.5, 10.5, 25.0]) | st.floats(0.1, 12.0)
@@ -47,6 +54,8 @@ class _Model(RuleBasedStateMachine):
         self.store = store
         self.kit = kit
         self.moves_time = moves_time
+        self.rotates = "rotate" in kit.capabilities
+        self.tracks = "track_users" in kit.capabilities
         self.ttl = MODEL_TTL if moves_time else None
         self.now = 0.0
         self.sessions: dict[str, tuple[str, float | None]] = {}
@@ -90,6 +99,37 @@ class _Model(RuleBasedStateMachine):
         assert self.store.die(session_id) is expected
         self.sessions.pop(session_id, None)
 
+    @precondition(lambda self: self.rotates)
+    @rule(target=ids, session_id=some_id)
+    def rotate(self, session_id: str) -> Any:
+        user = self._live(session_id)
+        new_id = self.store.rotate(session_id)
+        if user is None:
+            assert new_id is None, "rotate answered for no live session"
+            return multiple()
+        assert new_id is not None, "rotate lost a live session"
+        assert new_id not in self.sessions
+        assert new_id != session_id
+        del self.sessions[session_id]
+        self.sessions[new_id] = (user, None if self.ttl is None else self.now + self.ttl)
+        return new_id
+
+    def _ids_of(self, user: str | int) -> list[str]:
+        return sorted(i for i in list(self.sessions) if self._live(i) == str(user))
+
+    @precondition(lambda self: self.tracks)
+    @rule(user=_known_users)
+    def sessions_of(self, user: str | int) -> None:
+        assert sorted(self.store.sessions(user)) == self._ids_of(user)
+
+    @precondition(lambda self: self.tracks)
+    @rule(user=_known_users)
+    def die_all(self, user: str | int) -> None:
+        ids = self._ids_of(user)
+        assert self.store.die_all(user) == len(ids)
+        for session_id in ids:
+            del self.sessions[session_id]
+
     @precondition(lambda self: self.moves_time)
     @rule(seconds=_time_steps)
     def pass_time(self, seconds: float) -> None:
@@ -109,7 +149,11 @@ class ModelChecks(Harness):
 
         def machine() -> _Model:
             prefix = f"{self._prefix}-m{next(runs)}"  # each sequence starts from an empty store
-            store = self.open(ttl=MODEL_TTL if moves_time else None, prefix=prefix)
+            ttl = MODEL_TTL if moves_time else None
+            if "track_users" in self.capabilities:
+                store = self.open(ttl=ttl, prefix=prefix, track_users=True)
+            else:
+                store = self.open(ttl=ttl, prefix=prefix)
             return _Model(store, self, moves_time)
 
         options: Any = settings(

@@ -17,7 +17,7 @@ __all__ = ["IdChecks", "VerbChecks"]
 _BASE64 = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 
 
-def _decode(session_id: str) -> bytes:
+def decode(session_id: str) -> bytes:
     try:
         return base64.b64decode(session_id, validate=True)
     except binascii.Error:
@@ -130,7 +130,7 @@ class IdChecks(Harness):
             assert len(session_id) == 44
             assert session_id.endswith("=")
             assert set(session_id[:-1]) <= _BASE64
-            raw = _decode(session_id)
+            raw = decode(session_id)
             assert len(raw) == 32
             assert base64.b64encode(raw).decode("ascii") == session_id
 
@@ -139,7 +139,7 @@ class IdChecks(Harness):
         count = 200
         ids = [store.set("alice") for _ in range(count)]
         assert len(set(ids)) == count
-        numbers = [int.from_bytes(_decode(i), "big") for i in ids]
+        numbers = [int.from_bytes(decode(i), "big") for i in ids]
         # About half of all bits are set (six standard deviations of slack) ...
         ones = sum(bin(n).count("1") for n in numbers)
         bits = count * 256

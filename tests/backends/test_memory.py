@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from sesh._core import Ttl
 from sesh.backends.memory import AsyncMemoryStore, MemoryStore
-from sesh.testing import AsyncSessionStoreConformance, FakeClock, SessionStoreConformance
+from sesh.testing import (
+    CAPABILITIES,
+    AsyncSessionStoreConformance,
+    FakeClock,
+    SessionStoreConformance,
+)
 
 
 class _FakeTime:
+    capabilities = CAPABILITIES
+
+    def dump(self, store: Any) -> bytes:
+        state = store._sessions
+        return repr((state._entries, state._users)).encode("utf-8")
+
     @functools.cached_property
     def clock(self) -> FakeClock:
         return FakeClock()
@@ -19,15 +31,17 @@ class _FakeTime:
 
 
 class TestMemoryStore(_FakeTime, SessionStoreConformance):
-    def make_store(self, *, prefix: str, ttl: Ttl) -> MemoryStore:
-        return MemoryStore(prefix=prefix, ttl=ttl, clock=self.clock)
+    def make_store(self, *, prefix: str, ttl: Ttl, **options: Any) -> MemoryStore:
+        return MemoryStore(prefix=prefix, ttl=ttl, clock=self.clock, **options)
 
 
 class TestAsyncMemoryStore(_FakeTime, AsyncSessionStoreConformance):
-    def make_store(self, *, prefix: str, ttl: Ttl) -> AsyncMemoryStore:
-        return AsyncMemoryStore(prefix=prefix, ttl=ttl, clock=self.clock)
+    def make_store(self, *, prefix: str, ttl: Ttl, **options: Any) -> AsyncMemoryStore:
+        return AsyncMemoryStore(prefix=prefix, ttl=ttl, clock=self.clock, **options)
 
 
 class TestMemoryStoreOnTheRealClock(SessionStoreConformance):
-    def make_store(self, *, prefix: str, ttl: Ttl) -> MemoryStore:
-        return MemoryStore(prefix=prefix, ttl=ttl)
+    # The options are checked on the fake clock; this class checks the real one.
+
+    def make_store(self, *, prefix: str, ttl: Ttl, **options: Any) -> MemoryStore:
+        return MemoryStore(prefix=prefix, ttl=ttl, **options)

@@ -2,41 +2,56 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import fakeredis
 import pytest
+import redis
 
 from sesh._core import Ttl
 from sesh.backends.redis import AsyncRedisStore, RedisStore
-from sesh.testing import AsyncSessionStoreConformance, SessionStoreConformance
+from sesh.testing import CAPABILITIES, AsyncSessionStoreConformance, SessionStoreConformance
+from tests.redis_data import dump_keys
 
 
 class _OnRedis:
     url: str
+    capabilities = CAPABILITIES
 
     @pytest.fixture(autouse=True)
-    def _url(self, redis_url: str) -> None:
+    def _url(self, redis_url: str) -> Iterator[None]:
         self.url = redis_url
+        self.raw = redis.Redis.from_url(redis_url)
+        yield
+        self.raw.close()
+
+    def dump(self, store: Any) -> bytes:
+        return dump_keys(self.raw, list(self.raw.scan_iter(match=f"{self._prefix}*")))
 
 
 class TestRedisStore(_OnRedis, SessionStoreConformance):
-    def make_store(self, *, prefix: str, ttl: Ttl) -> RedisStore:
-        return RedisStore.from_url(self.url, prefix=prefix, ttl=ttl)
+    def make_store(self, *, prefix: str, ttl: Ttl, **options: Any) -> RedisStore:
+        return RedisStore.from_url(self.url, prefix=prefix, ttl=ttl, **options)
 
 
 class TestAsyncRedisStore(_OnRedis, AsyncSessionStoreConformance):
-    def make_store(self, *, prefix: str, ttl: Ttl) -> AsyncRedisStore:
-        return AsyncRedisStore.from_url(self.url, prefix=prefix, ttl=ttl)
+    def make_store(self, *, prefix: str, ttl: Ttl, **options: Any) -> AsyncRedisStore:
+        return AsyncRedisStore.from_url(self.url, prefix=prefix, ttl=ttl, **options)
 
 
 class TestRedisStoreOnFakeredis(SessionStoreConformance):
     server: Any = None
+    capabilities = CAPABILITIES  # its Lua runs on lupa (fakeredis[lua])
 
-    def make_store(self, *, prefix: str, ttl: Ttl) -> RedisStore:
+    def make_store(self, *, prefix: str, ttl: Ttl, **options: Any) -> RedisStore:
         if self.server is None:
             self.server = fakeredis.FakeServer()
-        return RedisStore(fakeredis.FakeRedis(server=self.server), prefix=prefix, ttl=ttl)
+        client = fakeredis.FakeRedis(server=self.server)
+        return RedisStore(client, prefix=prefix, ttl=ttl, **options)
+
+    def dump(self, store: Any) -> bytes:
+        return dump_keys(store.client, list(store.client.scan_iter(match=f"{self._prefix}*")))
 
     @pytest.mark.parametrize("how", ["liv", "touch"])
     def test_refresh_resets_expiry_to_the_full_ttl(self, how: str) -> None:

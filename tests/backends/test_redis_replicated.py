@@ -14,23 +14,14 @@ import redis.cluster
 
 from sesh._core import Ttl
 from sesh.backends.redis import FAILOVER_RETRY_SECONDS, AsyncRedisStore, RedisStore
-from sesh.testing import AsyncSessionStoreConformance, SessionStoreConformance
+from sesh.testing import CAPABILITIES, AsyncSessionStoreConformance, SessionStoreConformance
+from tests.redis_data import age_keys, dump_keys
 from tests.topologies import Cluster, SentinelGroup
-
-
-def age_keys(client: Any, keys: list[bytes], seconds: float) -> None:
-    for key in keys:
-        left = client.pttl(key)
-        if left < 0:
-            continue  # no expiry (-1), or gone (-2)
-        if left <= seconds * 1000:
-            client.delete(key)
-        else:
-            client.pexpire(key, left - round(seconds * 1000))
 
 
 class _OnCluster:
     url: str
+    capabilities = CAPABILITIES
 
     @pytest.fixture(autouse=True)
     def _cluster(self, redis_cluster: Cluster) -> Any:
@@ -40,16 +31,21 @@ class _OnCluster:
         yield
         self.raw.close()
 
-    def pass_time(self, seconds: float) -> None:
+    def _keys(self) -> list[bytes]:
         pattern = f"{self._prefix}*"
-        keys = list(
-            self.raw.scan_iter(match=pattern, target_nodes=redis.cluster.RedisCluster.PRIMARIES)
-        )
-        age_keys(self.raw, keys, seconds)
+        primaries = redis.cluster.RedisCluster.PRIMARIES
+        return list(self.raw.scan_iter(match=pattern, target_nodes=primaries))
+
+    def pass_time(self, seconds: float) -> None:
+        age_keys(self.raw, self._keys(), seconds)
+
+    def dump(self, store: Any) -> bytes:
+        return dump_keys(self.raw, self._keys())
 
 
 class _OnSentinel:
     url: str
+    capabilities = CAPABILITIES
 
     @pytest.fixture(autouse=True)
     def _sentinel(self, redis_sentinel: SentinelGroup) -> Any:
@@ -61,25 +57,28 @@ class _OnSentinel:
     def pass_time(self, seconds: float) -> None:
         age_keys(self.raw, list(self.raw.scan_iter(match=f"{self._prefix}*")), seconds)
 
+    def dump(self, store: Any) -> bytes:
+        return dump_keys(self.raw, list(self.raw.scan_iter(match=f"{self._prefix}*")))
+
 
 class TestClusterStore(_OnCluster, SessionStoreConformance):
-    def make_store(self, *, prefix: str, ttl: Ttl) -> RedisStore:
-        return RedisStore.from_url(self.url, prefix=prefix, ttl=ttl)
+    def make_store(self, *, prefix: str, ttl: Ttl, **options: Any) -> RedisStore:
+        return RedisStore.from_url(self.url, prefix=prefix, ttl=ttl, **options)
 
 
 class TestAsyncClusterStore(_OnCluster, AsyncSessionStoreConformance):
-    def make_store(self, *, prefix: str, ttl: Ttl) -> AsyncRedisStore:
-        return AsyncRedisStore.from_url(self.url, prefix=prefix, ttl=ttl)
+    def make_store(self, *, prefix: str, ttl: Ttl, **options: Any) -> AsyncRedisStore:
+        return AsyncRedisStore.from_url(self.url, prefix=prefix, ttl=ttl, **options)
 
 
 class TestSentinelStore(_OnSentinel, SessionStoreConformance):
-    def make_store(self, *, prefix: str, ttl: Ttl) -> RedisStore:
-        return RedisStore.from_url(self.url, prefix=prefix, ttl=ttl)
+    def make_store(self, *, prefix: str, ttl: Ttl, **options: Any) -> RedisStore:
+        return RedisStore.from_url(self.url, prefix=prefix, ttl=ttl, **options)
 
 
 class TestAsyncSentinelStore(_OnSentinel, AsyncSessionStoreConformance):
-    def make_store(self, *, prefix: str, ttl: Ttl) -> AsyncRedisStore:
-        return AsyncRedisStore.from_url(self.url, prefix=prefix, ttl=ttl)
+    def make_store(self, *, prefix: str, ttl: Ttl, **options: Any) -> AsyncRedisStore:
+        return AsyncRedisStore.from_url(self.url, prefix=prefix, ttl=ttl, **options)
 
 
 def test_replicated_stores_retry_through_failovers_by_default(

@@ -7,6 +7,7 @@ import multiprocessing
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,12 +15,23 @@ import sesh
 from sesh._core import Ttl
 from sesh.backends import sqlite as sqlite_backend
 from sesh.backends.sqlite import AsyncSqliteStore, SqliteStore
-from sesh.testing import AsyncSessionStoreConformance, FakeClock, SessionStoreConformance
+from sesh.testing import (
+    CAPABILITIES,
+    AsyncSessionStoreConformance,
+    FakeClock,
+    SessionStoreConformance,
+)
 from tests.backends import sqlite_worker
 
 
 class _OnFile:
     """Every store of a test shares one database file, and one fake clock."""
+
+    capabilities = CAPABILITIES
+
+    def dump(self, store: Any) -> bytes:
+        files = [self.db, self.db.with_name(self.db.name + "-wal")]
+        return b"".join(path.read_bytes() for path in files if path.exists())
 
     @pytest.fixture(autouse=True)
     def _file(self, tmp_path: Path) -> None:
@@ -34,22 +46,24 @@ class _OnFile:
 
 
 class TestSqliteStore(_OnFile, SessionStoreConformance):
-    def make_store(self, *, prefix: str, ttl: Ttl) -> SqliteStore:
-        return SqliteStore(self.db, prefix=prefix, ttl=ttl, clock=self.clock)
+    def make_store(self, *, prefix: str, ttl: Ttl, **options: Any) -> SqliteStore:
+        return SqliteStore(self.db, prefix=prefix, ttl=ttl, clock=self.clock, **options)
 
 
 class TestAsyncSqliteStore(_OnFile, AsyncSessionStoreConformance):
-    def make_store(self, *, prefix: str, ttl: Ttl) -> AsyncSqliteStore:
-        return AsyncSqliteStore(self.db, prefix=prefix, ttl=ttl, clock=self.clock)
+    def make_store(self, *, prefix: str, ttl: Ttl, **options: Any) -> AsyncSqliteStore:
+        return AsyncSqliteStore(self.db, prefix=prefix, ttl=ttl, clock=self.clock, **options)
 
 
 class TestSqliteStoreOnTheRealClock(SessionStoreConformance):
+    # The options are checked on the fake clock; this class checks the real one.
+
     @pytest.fixture(autouse=True)
     def _file(self, tmp_path: Path) -> None:
         self.url = f"sqlite:///{tmp_path}/sessions.db"
 
-    def make_store(self, *, prefix: str, ttl: Ttl) -> sesh.SessionStore:
-        return sesh.from_url(self.url, prefix=prefix, ttl=ttl)
+    def make_store(self, *, prefix: str, ttl: Ttl, **options: Any) -> sesh.SessionStore:
+        return sesh.from_url(self.url, prefix=prefix, ttl=ttl, **options)
 
 
 class TestInMemorySqliteStore(SessionStoreConformance):
