@@ -7,24 +7,42 @@ the correct store must pass, and each broken one must fail the check named besid
 from __future__ import annotations
 
 import base64
+import hashlib
 import math
+import re
 import secrets
 from collections.abc import Callable
 from typing import Any
 
 from sesh import SeshError
 from sesh._core import SessionCore, check_user_id, is_session_id, ttl_to_ms
+from sesh.errors import NotEnabledError
 
 SHARED: dict[str, list[Any]] = {}
+HEX = re.compile("[0-9a-f]{64}")
 
 
 class DictStore:
     """A correct SessionStore written from scratch on a dict, as a backend author might."""
 
-    def __init__(self, prefix: str, ttl: Any, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        prefix: str,
+        ttl: Any,
+        clock: Callable[[], float],
+        *,
+        track_users: bool = False,
+        max_age: Any = None,
+        hash_ids: bool = False,
+    ) -> None:
         self.prefix = SessionCore(prefix, None).prefix
         self.ttl = self.convert_ttl(ttl)
         self.clock = clock
+        max_age_ms = ttl_to_ms(max_age, "max_age")
+        self.max_age = None if max_age_ms is None else max_age_ms / 1000
+        self.track_users = track_users
+        self.hash_ids = hash_ids
+        # key -> [user id, deadline, absolute deadline]
         self.data: dict[str, list[Any]] = {}
 
     # The pieces the variants replace.
@@ -41,14 +59,39 @@ class DictStore:
     def valid(self, session_id: Any) -> bool:
         return is_session_id(session_id)
 
+    def stored(self, session_id: str) -> str:
+        if self.hash_ids:
+            return hashlib.sha256(session_id.encode("ascii")).hexdigest()
+        return session_id
+
     def key(self, session_id: str) -> str:
-        return f"{self.prefix}:{session_id}"
+        return f"{self.prefix}:{self.stored(session_id)}"
 
     def deadline(self) -> float | None:
         return None if self.ttl is None else self.clock() + self.ttl
 
     def refresh(self, entry: list[Any]) -> None:
-        entry[1] = self.deadline()
+        entry[1] = self.capped(self.deadline(), entry[2])
+
+    def capped(self, deadline: float | None, max_at: float | None) -> float | None:
+        if max_at is None:
+            return deadline
+        return max_at if deadline is None else min(deadline, max_at)
+
+    def new_entry(self, value: str) -> list[Any]:
+        max_at = None if self.max_age is None else self.clock() + self.max_age
+        return [value, self.capped(self.deadline(), max_at), max_at]
+
+    def live_keys(self, user_id: Any) -> list[str]:
+        value = check_user_id(user_id)
+        if not self.track_users:
+            raise NotEnabledError("needs track_users=True")
+        now = self.clock()
+        return [
+            key
+            for key, entry in self.data.items()
+            if entry[0] == value and (entry[1] is None or entry[1] > now)
+        ]
 
     def entry(self, session_id: str) -> list[Any] | None:
         entry = self.data.get(self.key(session_id))
@@ -63,7 +106,7 @@ class DictStore:
         for _ in range(5):
             session_id = self.new_id()
             if self.entry(session_id) is None:
-                self.data[self.key(session_id)] = [value, self.deadline()]
+                self.data[self.key(session_id)] = self.new_entry(value)
                 return session_id
         raise SeshError("no fresh id")
 
@@ -89,11 +132,37 @@ class DictStore:
         return True
 
     def die(self, session_id: Any) -> Any:
+        if self.hash_ids and isinstance(session_id, str) and HEX.fullmatch(session_id):
+            entry = self.data.pop(f"{self.prefix}:{session_id}", None)
+            return entry is not None and (entry[1] is None or entry[1] > self.clock())
         if not self.valid(session_id):
             return False
         found = self.entry(session_id) is not None
         self.data.pop(self.key(session_id), None)
         return found
+
+    def rotate(self, session_id: Any) -> Any:
+        if not self.valid(session_id):
+            return None
+        entry = self.entry(session_id)
+        if entry is None:
+            return None
+        new_id = self.new_id()
+        self.data[self.key(new_id)] = [entry[0], self.capped(self.deadline(), entry[2]), entry[2]]
+        del self.data[self.key(session_id)]
+        return new_id
+
+    def sessions(self, user_id: Any) -> list[str]:
+        return [key[len(self.prefix) + 1 :] for key in self.live_keys(user_id)]
+
+    def die_all(self, user_id: Any) -> int:
+        keys = self.live_keys(user_id)
+        for key in keys:
+            del self.data[key]
+        return len(keys)
+
+    def dump(self) -> bytes:
+        return repr(self.data).encode("utf-8")
 
     def close(self) -> None:
         pass
@@ -207,8 +276,8 @@ class NoUserIdChecks(DictStore):
 
 
 class IgnoresPrefix(DictStore):
-    def __init__(self, prefix: str, ttl: Any, clock: Callable[[], float]) -> None:
-        super().__init__(prefix, ttl, clock)
+    def __init__(self, prefix: str, ttl: Any, clock: Callable[[], float], **options: Any) -> None:
+        super().__init__(prefix, ttl, clock, **options)
         self.data = SHARED
 
     def key(self, session_id: str) -> str:
@@ -251,6 +320,64 @@ class ReprLeaksIds(DictStore):
         return f"ReprLeaksIds(last={getattr(self, 'last', None)})"
 
 
+class DieAllMissesOne(DictStore):
+    def die_all(self, user_id: Any) -> int:
+        keys = self.live_keys(user_id)
+        for key in keys[1:]:
+            del self.data[key]
+        return len(keys)
+
+
+class SessionsListsExpired(DictStore):
+    def sessions(self, user_id: Any) -> list[str]:
+        value = check_user_id(user_id)
+        return [k[len(self.prefix) + 1 :] for k, e in self.data.items() if e[0] == value]
+
+
+class RotateLeavesOldAlive(DictStore):
+    def rotate(self, session_id: Any) -> Any:
+        entry = self.entry(session_id) if self.valid(session_id) else None
+        if entry is None:
+            return None
+        new_id = self.new_id()
+        self.data[self.key(new_id)] = list(entry)
+        return new_id
+
+
+class RotateKeepsTheOldDeadline(DictStore):
+    def rotate(self, session_id: Any) -> Any:
+        entry = self.entry(session_id) if self.valid(session_id) else None
+        new_id = super().rotate(session_id)
+        if new_id is not None and entry is not None:
+            self.data[self.key(new_id)][1] = entry[1]
+        return new_id
+
+
+class LivPassesMaxAge(DictStore):
+    def refresh(self, entry: list[Any]) -> None:
+        entry[1] = self.deadline()
+
+
+class RotateRenewsMaxAge(DictStore):
+    def rotate(self, session_id: Any) -> Any:
+        new_id = super().rotate(session_id)
+        if new_id is not None:
+            self.data[self.key(new_id)] = self.new_entry(self.data[self.key(new_id)][0])
+        return new_id
+
+
+class HashedModeWritesRawIds(DictStore):
+    def set(self, user_id: Any) -> str:
+        session_id = super().set(user_id)
+        self.data[self.key(session_id)].append(session_id)  # kept beside its digest
+        return session_id
+
+
+class HashedSessionsUnusable(DictStore):
+    def sessions(self, user_id: Any) -> list[str]:
+        return ["h" + handle for handle in super().sessions(user_id)]
+
+
 BROKEN: dict[str, tuple[type[DictStore], str]] = {
     "counter ids": (CounterIds, "test_ids_are_random"),
     "urlsafe ids": (UrlsafeIds, "test_id_is_standard_base64_of_32_bytes"),
@@ -273,4 +400,24 @@ BROKEN: dict[str, tuple[type[DictStore], str]] = {
     "strips ids": (StripsIds, "test_malformed_session_ids_are_no_session"),
     "overwrites on collision": (OverwritesOnCollision, "test_a_colliding_id_is_drawn_again"),
     "repr leaks ids": (ReprLeaksIds, "test_repr_shows_no_session_id"),
+    "die_all misses one": (
+        DieAllMissesOne,
+        "test_die_all_ends_every_session_of_the_user_and_no_other",
+    ),
+    "sessions lists expired": (SessionsListsExpired, "test_expired_sessions_are_never_listed"),
+    "rotate leaves the old id alive": (
+        RotateLeavesOldAlive,
+        "test_rotate_moves_the_session_to_a_fresh_id",
+    ),
+    "rotate keeps the old deadline": (RotateKeepsTheOldDeadline, "test_rotate_gives_a_full_ttl"),
+    "liv passes max_age": (LivPassesMaxAge, "test_refresh_never_passes_max_age[liv]"),
+    "rotate renews max_age": (RotateRenewsMaxAge, "test_rotation_keeps_the_original_deadline"),
+    "hashed mode writes raw ids": (
+        HashedModeWritesRawIds,
+        "test_hashed_store_holds_no_session_id",
+    ),
+    "hashed sessions unusable": (
+        HashedSessionsUnusable,
+        "test_hashed_sessions_are_listed_as_handles_die_takes",
+    ),
 }

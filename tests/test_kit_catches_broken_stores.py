@@ -16,7 +16,7 @@ import pytest
 from hypothesis import Phase, settings
 
 from tests.broken_stores import {name} as Store, DictStore
-from sesh.testing import {kit}, FakeClock
+from sesh.testing import {kit}, FakeClock, CAPABILITIES
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -45,6 +45,15 @@ class Async:
     async def die(self, session_id):
         return self.store.die(session_id)
 
+    async def rotate(self, session_id):
+        return self.store.rotate(session_id)
+
+    async def sessions(self, user_id):
+        return self.store.sessions(user_id)
+
+    async def die_all(self, user_id):
+        return self.store.die_all(user_id)
+
     async def aclose(self):
         pass
 
@@ -60,6 +69,7 @@ class Async:
 
 class TestKit({kit}):
     hypothesis_examples = 25
+    capabilities = CAPABILITIES
 
     @functools.cached_property
     def clock(self):
@@ -68,9 +78,12 @@ class TestKit({kit}):
     def pass_time(self, seconds):
         self.clock.advance(seconds)
 
-    def make_store(self, *, prefix, ttl):
-        store = Store(prefix, ttl, self.clock)
+    def make_store(self, *, prefix, ttl, **options):
+        store = Store(prefix, ttl, self.clock, **options)
         return Async(store) if {is_async} else store
+
+    def dump(self, store):
+        return getattr(store, "store", store).dump()
 """
 
 
