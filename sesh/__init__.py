@@ -1,18 +1,23 @@
 """sesh: login sessions for Python web backends, with redis-sesh semantics.
 
 ``set(user_id)`` makes a session and returns its id, ``get(id)`` says whose it is,
-``liv(id)`` refreshes its expiry and ``die(id)`` ends it, on memory or Redis, sync or async.
+``liv(id)`` refreshes its expiry and ``die(id)`` ends it, on memory, SQLite or Redis, sync
+or async; ``rotate``, ``sessions``/``die_all`` (``track_users``), ``max_age`` and
+``hash_ids`` go beyond redis-sesh.
 """
 
 from sesh._core import Ttl
-from sesh.errors import BackendError, SeshError
-from sesh.protocols import AsyncSessionStore, SessionStore
+from sesh.errors import BackendError, NotEnabledError, SeshError
+from sesh.protocols import AsyncSeshStore, AsyncSessionStore, SeshStore, SessionStore
 from sesh.urls import async_from_url, from_url
 
 __all__ = [
+    "AsyncSeshStore",
     "AsyncSessionStore",
     "BackendError",
+    "NotEnabledError",
     "SeshError",
+    "SeshStore",
     "SessionStore",
     "Ttl",
     "async_from_url",

@@ -1,4 +1,4 @@
-"""The ``sesh`` command line: the four verbs against any store URL, and ``sesh check``.
+"""The ``sesh`` command line: the verbs against any store URL, and ``sesh check``.
 
 Exit status: 0 done; 1 no such session (or a failed check); 2 bad input or usage;
 3 the backend failed. Errors are one line on stderr, never a traceback, and never show a
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sesh.errors import SeshError
+from sesh.errors import NotEnabledError, SeshError
 from sesh.urls import from_url
 
 __all__ = ["default_url", "main"]
@@ -55,6 +55,10 @@ def _ttl(text: str) -> float:
         raise argparse.ArgumentTypeError("must be a number of seconds") from None
 
 
+def _on(name: str) -> bool:
+    return os.environ.get(name, "").lower() in ("1", "true", "yes", "on")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="sesh",
@@ -79,6 +83,24 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("SESH_TTL"),
         help="session lifetime in seconds; 0 or unset: never expires (default: $SESH_TTL)",
     )
+    parser.add_argument(
+        "--max-age",
+        type=_ttl,
+        default=os.environ.get("SESH_MAX_AGE"),
+        help="absolute session lifetime in seconds; unset: none (default: $SESH_MAX_AGE)",
+    )
+    parser.add_argument(
+        "--track-users",
+        action="store_true",
+        default=_on("SESH_TRACK_USERS"),
+        help="the store keeps an index of each user's sessions (default: $SESH_TRACK_USERS)",
+    )
+    parser.add_argument(
+        "--hash-ids",
+        action="store_true",
+        default=_on("SESH_HASH_IDS"),
+        help="the store holds SHA-256 digests of ids (default: $SESH_HASH_IDS)",
+    )
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     verbs.add_parser("set", help="make a session; prints its id").add_argument("user_id")
@@ -87,6 +109,15 @@ def _parser() -> argparse.ArgumentParser:
     get.add_argument("--touch", action="store_true", help="also reset its expiry to the ttl")
     for verb, what in [("liv", "reset a session's expiry"), ("die", "end a session")]:
         verbs.add_parser(verb, help=f"{what}; exit 1 if none").add_argument("session_id")
+    verbs.add_parser(
+        "rotate", help="give a session a fresh id; prints it; exit 1 if none"
+    ).add_argument("session_id")
+    verbs.add_parser(
+        "sessions", help="print a user's live sessions, one a line (needs --track-users)"
+    ).add_argument("user_id")
+    verbs.add_parser(
+        "die-all", help="end every session of a user; prints how many (needs --track-users)"
+    ).add_argument("user_id")
     check = verbs.add_parser(
         "check", help="run the conformance kit against a live store (needs sesh[testing])"
     )
@@ -110,10 +141,20 @@ def _run(args: argparse.Namespace) -> tuple[str, dict[str, Any], int]:
         return "", {}, status
     if not args.url and not os.environ.get("SESH_URL"):  # the embedded default
         data_dir().mkdir(parents=True, exist_ok=True)
-    with from_url(url, prefix=args.prefix, ttl=args.ttl) as store:
+    options = {"track_users": args.track_users, "max_age": args.max_age, "hash_ids": args.hash_ids}
+    with from_url(url, prefix=args.prefix, ttl=args.ttl, **options) as store:
         if args.verb == "set":
             session_id = store.set(args.user_id)
             return session_id, {"session_id": session_id}, 0
+        if args.verb == "rotate":
+            new_id = store.rotate(args.session_id)
+            return new_id or "", {"session_id": new_id}, 0 if new_id is not None else NO_SESSION
+        if args.verb == "sessions":
+            ids = store.sessions(args.user_id)
+            return "\n".join(ids), {"sessions": ids}, 0
+        if args.verb == "die-all":
+            removed = store.die_all(args.user_id)
+            return str(removed), {"removed": removed}, 0
         if args.verb == "get":
             user_id = store.get(args.session_id, touch=args.touch)
             return user_id or "", {"user_id": user_id}, 0 if user_id is not None else NO_SESSION
@@ -127,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         text, data, status = _run(args)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, NotEnabledError) as exc:
         return _error(args, BAD_INPUT, str(exc))
     except SeshError as exc:  # BackendError, or a file that is not a sesh database
         return _error(args, BACKEND_FAILED, str(exc))

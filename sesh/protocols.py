@@ -7,7 +7,7 @@ from typing import Protocol, runtime_checkable
 
 from typing_extensions import Self
 
-__all__ = ["AsyncSessionStore", "SessionStore"]
+__all__ = ["AsyncSeshStore", "AsyncSessionStore", "SeshStore", "SessionStore"]
 
 
 @runtime_checkable
@@ -80,3 +80,38 @@ class AsyncSessionStore(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+
+@runtime_checkable
+class SeshStore(SessionStore, Protocol):
+    """What sesh's own stores are: a ``SessionStore`` with ``rotate``, and ``sessions`` and
+    ``die_all`` (which need ``track_users=True``)."""
+
+    def rotate(self, session_id: str) -> str | None:
+        """Moves the session to a fresh id and ends the old one, atomically; None if none."""
+        ...
+
+    def sessions(self, user_id: str | int) -> list[str]:
+        """The live sessions of a user (ids, or handles ``die`` takes under ``hash_ids``)."""
+        ...
+
+    def die_all(self, user_id: str | int) -> int:
+        """Ends every session of a user; returns how many ended."""
+        ...
+
+
+@runtime_checkable
+class AsyncSeshStore(AsyncSessionStore, Protocol):
+    """``SeshStore`` with awaitable methods: what sesh's own asyncio stores are."""
+
+    async def rotate(self, session_id: str) -> str | None:
+        """Moves the session to a fresh id and ends the old one, atomically; None if none."""
+        ...
+
+    async def sessions(self, user_id: str | int) -> list[str]:
+        """The live sessions of a user (ids, or handles ``die`` takes under ``hash_ids``)."""
+        ...
+
+    async def die_all(self, user_id: str | int) -> int:
+        """Ends every session of a user; returns how many ended."""
+        ...

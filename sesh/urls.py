@@ -6,7 +6,7 @@ import importlib
 from typing import Any
 
 from sesh._core import Ttl
-from sesh.protocols import AsyncSessionStore, SessionStore
+from sesh.protocols import AsyncSeshStore, SeshStore
 
 __all__ = ["SCHEMES", "async_from_url", "from_url"]
 
@@ -37,23 +37,24 @@ def _store_class(url: object, which: int) -> Any:
     return getattr(importlib.import_module(entry[0]), entry[which])
 
 
-def from_url(url: str, *, prefix: str = "sesh", ttl: Ttl = None, **options: Any) -> SessionStore:
+def from_url(url: str, *, prefix: str = "sesh", ttl: Ttl = None, **options: Any) -> SeshStore:
     """Makes a store from a URL: ``memory://``, ``sqlite:///file.db`` (``sqlite://`` for
     an in-memory database), or a redis-py URL (``redis://``, ``rediss://``, ``unix://``).
 
-    ``options`` go to the backend's ``from_url``: ``retry_for=`` for Redis.
+    ``options`` go to the backend's ``from_url``: ``track_users=``, ``max_age=`` and
+    ``hash_ids=`` for every backend, ``retry_for=`` for Redis.
 
     Raises:
         TypeError: ``url``, ``prefix`` or ``ttl`` has the wrong type, or an option is unknown.
         ValueError: an unknown scheme, a malformed URL, or a bad prefix or ttl.
     """
-    store: SessionStore = _store_class(url, 1).from_url(url, prefix=prefix, ttl=ttl, **options)
+    store: SeshStore = _store_class(url, 1).from_url(url, prefix=prefix, ttl=ttl, **options)
     return store
 
 
 def async_from_url(
     url: str, *, prefix: str = "sesh", ttl: Ttl = None, **options: Any
-) -> AsyncSessionStore:
+) -> AsyncSeshStore:
     """Makes an asyncio store from a URL; the schemes and options are those of ``from_url``."""
-    store: AsyncSessionStore = _store_class(url, 2).from_url(url, prefix=prefix, ttl=ttl, **options)
+    store: AsyncSeshStore = _store_class(url, 2).from_url(url, prefix=prefix, ttl=ttl, **options)
     return store

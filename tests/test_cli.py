@@ -38,6 +38,25 @@ def sesh(
     )
 
 
+def test_rotate_sessions_and_die_all(home: Path) -> None:
+    env = {"SESH_TRACK_USERS": "1", "SESH_TTL": "60"}
+    first, second = (sesh("set", "alice", home=home, env=env).stdout.strip() for _ in "ab")
+    rotated = sesh("rotate", first, home=home, env=env)
+    assert rotated.returncode == 0, rotated.stderr
+    new = rotated.stdout.strip()
+    assert sesh("get", first, home=home, env=env).returncode == 1
+    listed = sesh("--json", "sessions", "alice", home=home, env=env)
+    assert sorted(json.loads(listed.stdout)["sessions"]) == sorted([new, second])
+    assert sesh("rotate", first, home=home, env=env).returncode == 1
+    assert sesh("die-all", "alice", home=home, env=env).stdout == "2\n"
+    assert sesh("sessions", "alice", home=home, env=env).stdout == ""
+
+
+def test_sessions_without_track_users_is_bad_input(home: Path) -> None:
+    result = sesh("sessions", "alice", home=home)
+    assert "track_users" in assert_one_line_error(result, 2)
+
+
 def assert_one_line_error(result: subprocess.CompletedProcess[str], status: int) -> str:
     assert result.returncode == status, result
     assert result.stdout == ""
