@@ -122,6 +122,12 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="run the conformance kit against a live store (needs sesh[testing])"
     )
     check.add_argument("check_url", metavar="URL", nargs="?", help="default: the store URL")
+    check.add_argument(
+        "--short-ttl",
+        type=_ttl,
+        default=1.0,
+        help="the ttl of the expiry checks, in seconds (default 1; more for a slow store)",
+    )
     return parser
 
 
@@ -137,7 +143,8 @@ def _run(args: argparse.Namespace) -> tuple[str, dict[str, Any], int]:
                 " pip install 'sesh[testing]'"
             ) from None
 
-        status = check(args.check_url or url, out=sys.stdout, as_json=args.json)
+        target = args.check_url or url
+        status = check(target, out=sys.stdout, as_json=args.json, short_ttl=args.short_ttl)
         return "", {}, status
     if not args.url and not os.environ.get("SESH_URL"):  # the embedded default
         data_dir().mkdir(parents=True, exist_ok=True)

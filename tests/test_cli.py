@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -178,7 +179,7 @@ def test_check_passes_memory_sqlite_and_redis(home: Path, tmp_path: Path, redis_
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SESH_", "XDG_"))}
     runs = [
         subprocess.Popen(
-            [str(SESH), "check", url],
+            [str(SESH), "check", url, "--short-ttl", "0.5"],
             env={**env, "HOME": str(home)},
             cwd=tmp_path,
             stdout=subprocess.PIPE,
@@ -187,13 +188,19 @@ def test_check_passes_memory_sqlite_and_redis(home: Path, tmp_path: Path, redis_
         )
         for url in urls
     ]
-    for url, run in zip(urls, runs, strict=True):
-        stdout, stderr = run.communicate(timeout=240)
+    try:
+        outputs = [run.communicate(timeout=240) for run in runs]
+    finally:
+        for run in runs:
+            run.kill()
+            run.wait()
+    for url, run, (stdout, stderr) in zip(urls, runs, outputs, strict=True):
         assert "Traceback" not in stderr, url
         lines = stdout.strip().splitlines()
         assert run.returncode == 0, (url, stdout[-2000:])
-        assert lines[-1].endswith(" passed, 0 failed")
-        assert int(lines[-1].split()[0]) > 90
+        # hash_ids needs a look inside the store, which a URL does not give: 4 skipped.
+        assert re.fullmatch(r"\d+ passed, 0 failed, 4 skipped", lines[-1]), lines[-1]
+        assert int(lines[-1].split()[0]) > 150
         assert any(line.startswith("pass  sync: ") for line in lines)
         assert any(line.startswith("pass  async: ") for line in lines)
     with closing(sqlite3.connect(path)) as conn:

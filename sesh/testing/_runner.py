@@ -21,16 +21,22 @@ __all__ = ["check"]
 class _Report:
     """A pytest plugin: the URL for the suite, and one line per check as it ends."""
 
-    def __init__(self, url: str, out: TextIO, as_json: bool) -> None:
+    def __init__(self, url: str, out: TextIO, as_json: bool, short_ttl: float) -> None:
         self.url = url
+        self.short_ttl = short_ttl
         self.out = out
         self.as_json = as_json
         self.passed = 0
         self.failed = 0
+        self.skipped = 0
 
     @pytest.fixture
     def sesh_check_url(self) -> str:
         return self.url
+
+    @pytest.fixture
+    def sesh_check_short_ttl(self) -> float:
+        return self.short_ttl
 
     def pytest_runtest_logreport(self, report: Any) -> None:
         if report.when != "call" and not (report.failed or report.skipped):
@@ -43,6 +49,7 @@ class _Report:
             self.passed += 1
             self._line("pass", label, "")
         elif report.skipped:
+            self.skipped += 1
             self._line("skip", label, str(report.longrepr[-1]) if report.longrepr else "")
         else:
             self.failed += 1
@@ -63,14 +70,21 @@ def _reason(report: Any) -> str:
     return text.splitlines()[0][:200] if text else "failed"
 
 
-def check(url: str, *, out: TextIO, as_json: bool = False) -> int:
+def check(url: str, *, out: TextIO, as_json: bool = False, short_ttl: float = 1.0) -> int:
     """Runs the kit (sync and async) on stores made from ``url``; 0 if every check passed.
+
+    ``short_ttl`` is the ttl of the expiry checks (seconds): the default leaves 0.4 s of
+    slack for a remote, busy store; raise it for a slower one.
 
     Each test works under a random prefix of its own and kills the sessions it made.
     """
     with from_url(url) as store:  # a bad URL or a dead store: one clear error, not 100
         store.get(new_session_id())
-    report = _Report(url, out, as_json)
+    if isinstance(short_ttl, bool) or not isinstance(short_ttl, (int, float)):
+        raise TypeError(f"short_ttl must be seconds, not {type(short_ttl).__name__}")
+    if not 0.05 <= short_ttl <= 60:
+        raise ValueError("the checks' ttl must be 0.05 to 60 seconds")
+    report = _Report(url, out, as_json, float(short_ttl))
     suite = Path(__file__).with_name("_check.py")
     with tempfile.TemporaryDirectory(prefix="sesh-check-") as scratch:
         args = [
@@ -92,8 +106,11 @@ def check(url: str, *, out: TextIO, as_json: bool = False) -> int:
             if saved is None:
                 del os.environ["HYPOTHESIS_STORAGE_DIRECTORY"]
     summary = f"{report.passed} passed, {report.failed} failed"
+    if report.skipped:
+        summary += f", {report.skipped} skipped"
     if as_json:
-        print(json.dumps({"passed": report.passed, "failed": report.failed}), file=out)
+        counts = {"passed": report.passed, "failed": report.failed, "skipped": report.skipped}
+        print(json.dumps(counts), file=out)
     else:
         print(summary, file=out)
     return 0 if report.failed == 0 and report.passed > 0 else 1
