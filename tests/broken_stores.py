@@ -11,6 +11,7 @@ import hashlib
 import math
 import re
 import secrets
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -44,6 +45,7 @@ class DictStore:
         self.hash_ids = hash_ids
         # key -> [user id, deadline, absolute deadline]
         self.data: dict[str, list[Any]] = {}
+        self.lock = threading.Lock()  # rotate reads, then moves: one caller at a time
 
     # The pieces the variants replace.
     def convert_ttl(self, ttl: Any) -> float | None:
@@ -144,13 +146,15 @@ class DictStore:
     def rotate(self, session_id: Any) -> Any:
         if not self.valid(session_id):
             return None
-        entry = self.entry(session_id)
-        if entry is None:
-            return None
-        new_id = self.new_id()
-        self.data[self.key(new_id)] = [entry[0], self.capped(self.deadline(), entry[2]), entry[2]]
-        del self.data[self.key(session_id)]
-        return new_id
+        with self.lock:
+            entry = self.entry(session_id)
+            if entry is None:
+                return None
+            new_id = self.new_id()
+            deadline = self.capped(self.deadline(), entry[2])
+            self.data[self.key(new_id)] = [entry[0], deadline, entry[2]]
+            del self.data[self.key(session_id)]
+            return new_id
 
     def sessions(self, user_id: Any) -> list[str]:
         return [key[len(self.prefix) + 1 :] for key in self.live_keys(user_id)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from sesh import _core
 from sesh._core import Delete, Fetch, Insert, Refresh, SessionCore
-from sesh.errors import SeshError
+from sesh.errors import NotEnabledError, SeshError
 
 
 @given(st.binary(min_size=32, max_size=32))
@@ -145,3 +146,93 @@ def test_set_draws_again_on_collision_then_gives_up() -> None:
     assert ops[-1].key == f"app:{session_id}"
     with pytest.raises(SeshError, match="draws"):
         drive(core.set_flow("u"), [False] * _core.MAX_ID_DRAWS)
+
+
+def test_option_types_and_values_are_checked() -> None:
+    for bad in (1, "yes", None):
+        with pytest.raises(TypeError, match="track_users"):
+            SessionCore("app", 60, track_users=bad)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="hash_ids"):
+            SessionCore("app", 60, hash_ids=bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="max_age"):
+        SessionCore("app", 60, max_age="60")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_age"):
+        SessionCore("app", 60, max_age=-1)
+    assert SessionCore("app", 60, max_age=0).max_age is None
+    for prefix in ("a{b", "a}b", "{x}"):
+        SessionCore(prefix, 60, hash_ids=True)  # the default layout takes any prefix
+        with pytest.raises(ValueError, match="hash tag"):
+            SessionCore(prefix, 60, track_users=True)
+        with pytest.raises(ValueError, match="hash tag"):
+            SessionCore(prefix, 60, max_age=60)
+
+
+def test_key_layouts() -> None:
+    session_id = _core.new_session_id()
+    digest = hashlib.sha256(session_id.encode()).hexdigest()
+    tag = "{" + session_id[:2] + "}"
+    assert SessionCore("app").key(session_id) == f"app:{session_id}"
+    assert SessionCore("app", hash_ids=True).key(session_id) == f"app:{digest}"
+    assert SessionCore("app", max_age=60).key(session_id) == f"app:{tag}{session_id}"
+    both = SessionCore("app", track_users=True, hash_ids=True)
+    assert both.key(session_id) == f"app:{tag}{digest}"
+    assert both.index_key("alice") == "app:{" + _core.user_tag("alice") + "}:user:alice"
+
+
+def test_a_tracked_users_ids_share_its_tag_and_stay_well_formed() -> None:
+    core = SessionCore("app", 60, track_users=True)
+    for user in ["alice", "bob", "Zoë 🐍", "7"]:
+        for _ in range(20):
+            _, session_id = drive(core.set_flow(user), [True])
+            assert isinstance(session_id, str)
+            assert _core.is_session_id(session_id)
+            assert session_id[:2] == _core.user_tag(user)
+    tags = {_core.user_tag(str(n)) for n in range(2000)}
+    assert len(tags) > 1500, "user tags should spread over the 4096 possible"
+
+
+def test_rotation_ops_keep_the_tag_in_tagged_layouts() -> None:
+    core = SessionCore("app", 60, track_users=True)
+    _, old = drive(core.set_flow("alice"), [True])
+    ops, new = drive(core.rotate_flow(old), [0])
+    (op,) = ops
+    assert isinstance(op, _core.Rotate)
+    assert op.key == core.key(str(old))
+    assert all(key.startswith("app:{" + str(old)[:2] + "}") for key in op.new_keys)
+    assert new is not None
+    assert core.key(str(new)) == op.new_keys[0]
+    assert drive(core.rotate_flow(old), [None])[1] is None
+    with pytest.raises(SeshError, match="draws"):
+        drive(core.rotate_flow(old), [-1])
+
+
+def test_rotation_in_two_steps_takes_then_inserts() -> None:
+    core = SessionCore("app", 60)
+    old = _core.new_session_id()
+    ops, new = drive(core.rotate_flow(old, atomic=False), ["alice", False, True])
+    assert ops[0] == _core.Take(f"app:{old}")
+    assert [type(op) for op in ops[1:]] == [Insert, Insert]
+    assert ops[2] == Insert(f"app:{new}", "alice", 60_000)
+    assert drive(core.rotate_flow(old, atomic=False), [None])[1] is None
+
+
+def test_sessions_and_die_all_need_track_users() -> None:
+    with pytest.raises(NotEnabledError, match="track_users"):
+        SessionCore("app").list_user_op("alice")
+    with pytest.raises(NotEnabledError, match="track_users"):
+        SessionCore("app").delete_user_op("alice")
+    with pytest.raises(TypeError, match="user_id"):
+        SessionCore("app", track_users=True).list_user_op(None)
+
+
+def test_handles_are_taken_by_die_only_when_hashed_and_tracked() -> None:
+    core = SessionCore("app", 60, track_users=True, hash_ids=True)
+    _, session_id = drive(core.set_flow("alice"), [True])
+    key = core.key(str(session_id))
+    handle = core.sessions_of([key.removeprefix("app:")])[0]
+    assert handle == key.removeprefix("app:")
+    assert core.die_op(handle) == Delete(key, handle)
+    assert core.get_op(handle) is None
+    assert core.liv_op(handle) is None
+    assert SessionCore("app", 60, hash_ids=True).die_op(handle) is None
+    assert SessionCore("app", 60, track_users=True).die_op(handle) is None

@@ -176,3 +176,27 @@ def test_a_session_keeps_its_absolute_deadline_in_redis(
         age_keys(raw, [key], 50)  # 40 s left of max_age: liv may not give the full 60
         assert store.liv(session_id) is True
         assert 39_000 < raw.pttl(key) <= 40_000
+
+
+@pytest.mark.parametrize("options", [{}, {"track_users": True, "max_age": 60}], ids=repr)
+def test_monitor_shows_no_session_id_when_ids_are_hashed(
+    raw: redis.Redis, redis_url: str, prefix: str, options: dict[str, Any]
+) -> None:
+    marker = f"sesh-end-{secrets.token_hex(4)}"
+    with (
+        RedisStore.from_url(redis_url, prefix=prefix, ttl=60, hash_ids=True, **options) as store,
+        raw.monitor() as monitor,
+    ):
+        made = [store.set("alice-the-user") for _ in range(2)]
+        store.get(made[0], touch=True)
+        store.liv(made[0])
+        made.append(store.rotate(made[0]))
+        store.die(made[1])
+        raw.echo(marker)
+        lines = []
+        while not lines or marker not in lines[-1]:
+            lines.append(monitor.next_command()["command"])
+    seen = "\n".join(lines)
+    assert "alice-the-user" in seen
+    for session_id in made:
+        assert session_id not in seen, "MONITOR shows a session id"
