@@ -6,6 +6,7 @@ so the expiry checks are exact and quick; the real clock is covered on a single 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,10 +14,23 @@ import redis
 import redis.cluster
 
 from sesh._core import Ttl
+from sesh.backends._redis_clients import client_from_url
 from sesh.backends.redis import FAILOVER_RETRY_SECONDS, AsyncRedisStore, RedisStore
 from sesh.testing import CAPABILITIES, AsyncSessionStoreConformance, SessionStoreConformance
 from tests.redis_data import age_keys, dump_keys
 from tests.topologies import Cluster, SentinelGroup
+
+
+@pytest.fixture(scope="module")
+def cluster_clients(redis_cluster: Cluster) -> Iterator[tuple[Any, Any]]:
+    """A raw client for the tests, and sesh's own client for the sync stores: one each
+    for the module, since a cluster client first asks for the slot map of every node."""
+    host, port = redis_cluster.url.removeprefix("redis+cluster://").split(",")[0].split(":")
+    raw = redis.cluster.RedisCluster(host=host, port=int(port))
+    client = client_from_url(redis_cluster.url, asyncio=False)
+    yield raw, client
+    raw.close()
+    client.close()
 
 
 class _OnCluster:
@@ -24,12 +38,9 @@ class _OnCluster:
     capabilities = CAPABILITIES
 
     @pytest.fixture(autouse=True)
-    def _cluster(self, redis_cluster: Cluster) -> Any:
+    def _cluster(self, redis_cluster: Cluster, cluster_clients: tuple[Any, Any]) -> None:
         self.url = redis_cluster.url
-        host, port = self.url.removeprefix("redis+cluster://").split(",")[0].split(":")
-        self.raw = redis.cluster.RedisCluster(host=host, port=int(port))
-        yield
-        self.raw.close()
+        self.raw, self.client = cluster_clients
 
     def _keys(self) -> list[bytes]:
         pattern = f"{self._prefix}*"
@@ -63,7 +74,7 @@ class _OnSentinel:
 
 class TestClusterStore(_OnCluster, SessionStoreConformance):
     def make_store(self, *, prefix: str, ttl: Ttl, **options: Any) -> RedisStore:
-        return RedisStore.from_url(self.url, prefix=prefix, ttl=ttl, **options)
+        return RedisStore(self.client, prefix=prefix, ttl=ttl, **options)
 
 
 class TestAsyncClusterStore(_OnCluster, AsyncSessionStoreConformance):
