@@ -269,19 +269,19 @@ class Delete(NamedTuple):
 
 
 class Rotate(NamedTuple):
-    """Move the live session at ``key`` to the first of ``new_keys`` that holds no live
-    session, in one atomic step: same user, same absolute deadline, expiry reset to
-    ``ttl_ms`` (capped by that deadline), the old key gone, and in its user's index
-    ``member`` replaced by the new key's entry of ``new_members``.
+    """Move the live session at ``key`` to ``new_key`` if that holds no live session, in
+    one atomic step: same user, same absolute deadline, expiry reset to ``ttl_ms`` (capped
+    by that deadline), the old key gone, and in its user's index ``member`` replaced by
+    ``new_member``.
 
-    Result: the position of the new key used; None if ``key`` held no live session;
-    -1 if every new key was taken.
+    Result: True if moved; False if ``new_key`` was taken (nothing changed); None if
+    ``key`` held no live session.
     """
 
     key: str
     member: str | None
-    new_keys: tuple[str, ...]
-    new_members: tuple[str | None, ...]
+    new_key: str
+    new_member: str | None
     ttl_ms: int | None
 
 
@@ -447,7 +447,7 @@ class SessionCore:
 
     def rotate_flow(self, session_id: object, atomic: bool = True) -> Flow[str | None]:
         """Moves a session to a fresh id (see ``Rotate``); returns it, or None if the old
-        id held no live session or is malformed.
+        id held no live session or is malformed. A taken new id is drawn again.
 
         A store whose keys may live on different servers (a Redis Cluster, in the default
         layout) passes ``atomic=False``: the old key is taken, then the user's new key
@@ -456,31 +456,27 @@ class SessionCore:
         if not is_session_id(session_id):
             return None
         old = cast(str, session_id)
-        # Tagged layouts keep the tag, so the new key shares the old one's Cluster slot.
-        new_ids = [self._draw(old[:2] if self.tagged else None) for _ in range(MAX_ID_DRAWS)]
-        new_keys = tuple(self.key(new) for new in new_ids)
         key = self.key(old)
+        # Tagged layouts keep the tag, so the new key shares the old one's Cluster slot.
+        tag = old[:2] if self.tagged else None
+        user = None
         if not atomic:
             user = yield Take(key)
             if user is None:
                 return None
-            for new_id, new_key in zip(new_ids, new_keys, strict=True):
-                if (yield Insert(new_key, user, self.ttl_ms)):
-                    return new_id
-            raise _no_fresh_id()
-        op = Rotate(
-            key,
-            self._member(key),
-            new_keys,
-            tuple(self._member(new) for new in new_keys),
-            self.ttl_ms,
-        )
-        used = yield op
-        if used is None:
-            return None
-        if used < 0:
-            raise _no_fresh_id()
-        return new_ids[used]
+        for _ in range(MAX_ID_DRAWS):
+            new_id = self._draw(tag)
+            new_key = self.key(new_id)
+            if user is not None:
+                moved = yield Insert(new_key, user, self.ttl_ms)
+            else:
+                member = self._member(key)
+                moved = yield Rotate(key, member, new_key, self._member(new_key), self.ttl_ms)
+                if moved is None:
+                    return None
+            if moved:
+                return new_id
+        raise _no_fresh_id()
 
     def list_user_op(self, user_id: object) -> ListUser:
         """The listing of a user's sessions (``track_users``)."""

@@ -194,16 +194,17 @@ def test_a_tracked_users_ids_share_its_tag_and_stay_well_formed() -> None:
 def test_rotation_ops_keep_the_tag_in_tagged_layouts() -> None:
     core = SessionCore("app", 60, track_users=True)
     _, old = drive(core.set_flow("alice"), [True])
-    ops, new = drive(core.rotate_flow(old), [0])
-    (op,) = ops
-    assert isinstance(op, _core.Rotate)
-    assert op.key == core.key(str(old))
-    assert all(key.startswith("app:{" + str(old)[:2] + "}") for key in op.new_keys)
+    ops, new = drive(core.rotate_flow(old), [False, True])
+    assert len(ops) == 2, "a taken new id is drawn again"
+    for op in ops:
+        assert isinstance(op, _core.Rotate)
+        assert op.key == core.key(str(old))
+        assert op.new_key.startswith("app:{" + str(old)[:2] + "}")
     assert new is not None
-    assert core.key(str(new)) == op.new_keys[0]
+    assert core.key(str(new)) == ops[1].new_key
     assert drive(core.rotate_flow(old), [None])[1] is None
     with pytest.raises(SeshError, match="draws"):
-        drive(core.rotate_flow(old), [-1])
+        drive(core.rotate_flow(old), [False] * _core.MAX_ID_DRAWS)
 
 
 def test_rotation_in_two_steps_takes_then_inserts() -> None:

@@ -98,29 +98,25 @@ return redis.call('DEL', KEYS[1])
 """)
 
 ROTATE = _script("""
--- KEYS: old session, new candidates...; ARGV: ttl ms, old member, new members...
--- Returns the position of the candidate used, nil if no old session, -1 if all taken.
+-- KEYS: old session, new session; ARGV: ttl ms, old member, new member.
+-- Returns 1 if moved, 0 if the new key is taken, nil if there is no old session.
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-for n = 2, #KEYS do
-  if redis.call('EXISTS', KEYS[n]) == 0 then
-    redis.call('RENAME', KEYS[1], KEYS[n])
-    local max_at, index = false, false
-    if redis.call('TYPE', KEYS[n]).ok == 'hash' then
-      local s = redis.call('HMGET', KEYS[n], 'a', 'i')
-      max_at = s[1] and tonumber(s[1]) or false
-      index = s[2]
-    end
-    local now = now_ms()
-    local d = deadline(now, ARGV[1], max_at)
-    expire(KEYS[n], d)
-    if index and ARGV[2] ~= '' then
-      redis.call('ZREM', index, ARGV[2])
-      index_put(index, ARGV[n + 1], d, now)
-    end
-    return n - 2
-  end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('RENAME', KEYS[1], KEYS[2])
+local max_at, index = false, false
+if redis.call('TYPE', KEYS[2]).ok == 'hash' then
+  local s = redis.call('HMGET', KEYS[2], 'a', 'i')
+  max_at = s[1] and tonumber(s[1]) or false
+  index = s[2]
 end
-return -1
+local now = now_ms()
+local d = deadline(now, ARGV[1], max_at)
+expire(KEYS[2], d)
+if index and ARGV[2] ~= '' then
+  redis.call('ZREM', index, ARGV[2])
+  index_put(index, ARGV[3], d, now)
+end
+return 1
 """)
 
 LIST_USER = _script("""

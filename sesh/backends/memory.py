@@ -102,15 +102,14 @@ class _Sessions:
             self._entries.clear()
             self._users.clear()
 
-    def _rotate(self, op: Rotate, now: float) -> int | None:
+    def _rotate(self, op: Rotate, now: float) -> bool | None:
         entry = self._live(op.key, now)
         if entry is None:
             return None
-        for n, key in enumerate(op.new_keys):
-            if self._live(key, now) is None:
-                self._moved(op.key, key, entry, now, op.ttl_ms)
-                return n
-        return -1
+        if self._live(op.new_key, now) is not None:
+            return False
+        self._moved(op.key, op.new_key, entry, now, op.ttl_ms)
+        return True
 
     def _live(self, key: str, now: float) -> _Entry | None:
         entry = self._entries.get(key)

@@ -8,7 +8,7 @@ Each operation is one Redis command (needs Redis 6.2 or later, for GETEX):
 ``get(touch=True)``            ``GETEX key PX ttl`` (``GET`` with no ttl)
 ``liv``                        ``PEXPIRE key ttl`` (``EXISTS`` with no ttl)
 ``die``                        ``DEL key``
-``rotate``                     one script: ``RENAME`` to a free new key, reset its ttl
+``rotate``                     one script: ``RENAME`` to a fresh key, reset its ttl
 =============================  ==========================================
 
 ``hash_ids`` only changes the key. With ``max_age`` or ``track_users`` a session is a hash
@@ -143,8 +143,7 @@ def _command(op: Op, tagged: bool) -> tuple[Any, ...]:
             return ("DEL", op.key)
         return _eval(DELETE, [op.key], op.member)
     if type(op) is Rotate:
-        members = (op.member, *op.new_members)
-        return _eval(ROTATE, [op.key, *op.new_keys], op.ttl_ms, *members)
+        return _eval(ROTATE, [op.key, op.new_key], op.ttl_ms, op.member, op.new_member)
     if type(op) is ListUser:
         return _eval(LIST_USER, [op.user_index], op.head)
     if type(op) is DeleteUser:
@@ -168,8 +167,10 @@ def _unscripted(command: tuple[Any, ...], exc: Exception) -> tuple[Any, ...] | N
 def _result(op: Op, reply: Any) -> Any:
     if type(op) is Fetch or type(op) is Take:
         return _text(reply)
-    if type(op) is Rotate or type(op) is DeleteUser:
-        return reply  # a position, None or -1; a count
+    if type(op) is Rotate:
+        return None if reply is None else bool(reply)
+    if type(op) is DeleteUser:
+        return reply
     if type(op) is ListUser:
         return [_text(member) for member in reply]
     # SET NX answers OK or nil; PEXPIRE, EXISTS and DEL answer 1 or 0; a script 1, 0,

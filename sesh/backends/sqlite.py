@@ -180,24 +180,22 @@ class _Database:
         params = {"key": key, "value": value, "exp": exp, "max_at": max_at, "index": index}
         return self._conn.execute(_SQL["insert"], {**params, "now": now}).rowcount == 1
 
-    def _rotate(self, op: Rotate, now: float) -> int | None:
+    def _rotate(self, op: Rotate, now: float) -> bool | None:
         run = self._conn.execute
         run("BEGIN IMMEDIATE")
         try:
             row = run(_SQL["take"], {"key": op.key, "now": now}).fetchone()
-            used = None if row is None else -1
+            moved = None
             if row is not None:
                 value, max_at, index = row
-                for n, key in enumerate(op.new_keys):
-                    if self._insert(key, value, now, op.ttl_ms, max_at, index):
-                        run(_SQL["delete"], {"key": op.key}).fetchall()
-                        used = n
-                        break
+                moved = self._insert(op.new_key, value, now, op.ttl_ms, max_at, index)
+            if moved:
+                run(_SQL["delete"], {"key": op.key}).fetchall()
         except BaseException:
             run("ROLLBACK")
             raise
         run("COMMIT")
-        return used
+        return moved
 
     def close(self) -> None:
         with self._lock:
