@@ -6,7 +6,7 @@ or async; ``rotate``, ``sessions``/``die_all`` (``track_users``), ``max_age`` an
 ``hash_ids`` go beyond redis-sesh.
 """
 
-from sesh._core import Ttl
+from sesh._core import Options, Ttl
 from sesh.errors import BackendError, NotEnabledError, SeshError
 from sesh.protocols import AsyncSeshStore, AsyncSessionStore, SeshStore, SessionStore
 from sesh.urls import async_from_url, from_url
@@ -16,6 +16,7 @@ __all__ = [
     "AsyncSessionStore",
     "BackendError",
     "NotEnabledError",
+    "Options",
     "SeshError",
     "SeshStore",
     "SessionStore",

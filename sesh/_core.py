@@ -20,7 +20,7 @@ import re
 import secrets
 from collections.abc import Generator
 from datetime import timedelta
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, NamedTuple, TypedDict, TypeVar, cast
 
 from sesh.errors import NotEnabledError, SeshError
 
@@ -38,6 +38,7 @@ __all__ = [
     "Insert",
     "ListUser",
     "Op",
+    "Options",
     "Refresh",
     "Rotate",
     "SessionCore",
@@ -81,6 +82,17 @@ _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 Ttl = int | float | timedelta | None
 """A session lifetime: seconds, a timedelta, or None/0 for "never expires"."""
+
+
+class Options(TypedDict, total=False):
+    """The options every store takes as keyword arguments (all off by default)."""
+
+    track_users: bool
+    """Keep an index of each user's sessions, for ``sessions`` and ``die_all``."""
+    max_age: Ttl
+    """An absolute lifetime, which ``liv`` and touch never pass."""
+    hash_ids: bool
+    """Store a SHA-256 digest of each session id instead of the id."""
 
 
 def new_session_id() -> str:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, TypeVar
 
-from typing_extensions import Self
+from typing_extensions import Self, Unpack
 
-from sesh._core import Flow, Op, SessionCore, Ttl
+from sesh._core import Flow, Op, Options, SessionCore, Ttl
 
 __all__ = ["AsyncStore", "BaseStore", "SyncStore"]
 
@@ -24,18 +24,8 @@ class BaseStore:
 
     __slots__ = ("_core",)
 
-    def __init__(
-        self,
-        prefix: str,
-        ttl: Ttl,
-        *,
-        track_users: bool = False,
-        max_age: Ttl = None,
-        hash_ids: bool = False,
-    ) -> None:
-        self._core = SessionCore(
-            prefix, ttl, track_users=track_users, max_age=max_age, hash_ids=hash_ids
-        )
+    def __init__(self, prefix: str, ttl: Ttl, **options: Unpack[Options]) -> None:
+        self._core = SessionCore(prefix, ttl, **options)
 
     @property
     def prefix(self) -> str:

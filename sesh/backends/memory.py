@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from typing_extensions import Self
+from typing_extensions import Self, Unpack
 
 from sesh._core import (
     Delete,
@@ -23,6 +23,7 @@ from sesh._core import (
     Insert,
     ListUser,
     Op,
+    Options,
     Refresh,
     Rotate,
     Ttl,
@@ -159,11 +160,9 @@ class _MemoryStoreBase(BaseStore):
         ttl: Ttl = None,
         *,
         clock: Clock | None = None,
-        track_users: bool = False,
-        max_age: Ttl = None,
-        hash_ids: bool = False,
+        **options: Unpack[Options],
     ):
-        super().__init__(prefix, ttl, track_users=track_users, max_age=max_age, hash_ids=hash_ids)
+        super().__init__(prefix, ttl, **options)
         self._sessions = _Sessions(clock)
 
     @classmethod
@@ -173,15 +172,13 @@ class _MemoryStoreBase(BaseStore):
         *,
         prefix: str = "sesh",
         ttl: Ttl = None,
-        track_users: bool = False,
-        max_age: Ttl = None,
-        hash_ids: bool = False,
+        **options: Unpack[Options],
     ) -> Self:
         """A new, empty store for ``memory://``."""
         parts = urlsplit(url)
         if parts.scheme != "memory" or parts.netloc or parts.path or parts.query or parts.fragment:
             raise ValueError("a memory store URL is exactly 'memory://' (it takes no options)")
-        return cls(prefix, ttl, track_users=track_users, max_age=max_age, hash_ids=hash_ids)
+        return cls(prefix, ttl, **options)
 
 
 class MemoryStore(_MemoryStoreBase, SyncStore):
@@ -191,7 +188,7 @@ class MemoryStore(_MemoryStoreBase, SyncStore):
         prefix: key prefix (kept for parity with the other stores).
         ttl: session lifetime in seconds or a timedelta; None or 0 for never.
         clock: monotonic seconds; defaults to ``time.monotonic``.
-        track_users, max_age, hash_ids: the options; see the README.
+        options: ``track_users``, ``max_age``, ``hash_ids`` (``sesh.Options``; the README).
     """
 
     __slots__ = ()

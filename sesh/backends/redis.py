@@ -56,7 +56,7 @@ from redis.exceptions import (
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from typing_extensions import Self
+from typing_extensions import Self, Unpack
 
 from sesh._core import (
     Delete,
@@ -65,6 +65,7 @@ from sesh._core import (
     Insert,
     ListUser,
     Op,
+    Options,
     Refresh,
     Rotate,
     SessionCore,
@@ -226,9 +227,7 @@ class _RedisStoreBase(BaseStore):
         ttl: Ttl = None,
         *,
         retry_for: float | None = None,
-        track_users: bool = False,
-        max_age: Ttl = None,
-        hash_ids: bool = False,
+        **options: Unpack[Options],
     ) -> None:
         if not isinstance(client, self._clients):
             names = " or ".join(f"{c.__module__}.{c.__qualname__}" for c in self._clients)
@@ -242,7 +241,7 @@ class _RedisStoreBase(BaseStore):
             raise TypeError(f"retry_for must be seconds, not {type(retry_for).__name__}")
         elif not 0 <= retry_for < float("inf"):
             raise ValueError("retry_for must be zero or a positive number of seconds")
-        super().__init__(prefix, ttl, track_users=track_users, max_age=max_age, hash_ids=hash_ids)
+        super().__init__(prefix, ttl, **options)
         self._client: Any = client
         self._owns_client = False
         self._retry_for = float(retry_for)
@@ -265,9 +264,7 @@ class _RedisStoreBase(BaseStore):
         prefix: str = "sesh",
         ttl: Ttl = None,
         retry_for: float | None = None,
-        track_users: bool = False,
-        max_age: Ttl = None,
-        hash_ids: bool = False,
+        **options: Unpack[Options],
     ) -> Self:
         """A store on a client made from a URL, with ``CLIENT_DEFAULTS``; ``close`` closes it.
 
@@ -275,11 +272,6 @@ class _RedisStoreBase(BaseStore):
         ``redis+cluster://host:port,...`` and ``redis+sentinel://host:port,.../service``
         (``rediss+`` for TLS); see ``sesh.backends._redis_clients``.
         """
-        options: dict[str, Any] = {
-            "track_users": track_users,
-            "max_age": max_age,
-            "hash_ids": hash_ids,
-        }
         SessionCore(prefix, ttl, **options)  # bad settings fail before a client exists
         try:
             client = client_from_url(url, asyncio=cls._asyncio)
@@ -310,7 +302,7 @@ class RedisStore(_RedisStoreBase, SyncStore):
         ttl: session lifetime in seconds or a timedelta; None or 0 for never.
         retry_for: seconds a verb retries through connection errors and failovers; by
             default ``FAILOVER_RETRY_SECONDS`` on a Cluster or Sentinel, 0 on one Redis.
-        track_users, max_age, hash_ids: the options; see the README. With
+        options: ``track_users``, ``max_age``, ``hash_ids`` (``sesh.Options``). With
             ``track_users`` or ``max_age`` every verb but a plain ``get`` is one Lua script
             (EVALSHA); see ``sesh.backends._redis_scripts``.
     """

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from typing_extensions import Self
+from typing_extensions import Self, Unpack
 
 from sesh._core import (
     Delete,
@@ -46,6 +46,7 @@ from sesh._core import (
     Insert,
     ListUser,
     Op,
+    Options,
     Refresh,
     Rotate,
     Ttl,
@@ -270,13 +271,11 @@ class _SqliteStoreBase(BaseStore):
         ttl: Ttl = None,
         *,
         clock: Clock | None = None,
-        track_users: bool = False,
-        max_age: Ttl = None,
-        hash_ids: bool = False,
+        **options: Unpack[Options],
     ) -> None:
         if not isinstance(path, (str, Path)):
             raise TypeError(f"path must be a str or a Path, not {type(path).__name__}")
-        super().__init__(prefix, ttl, track_users=track_users, max_age=max_age, hash_ids=hash_ids)
+        super().__init__(prefix, ttl, **options)
         self._db = _Database(str(path), clock)
 
     @classmethod
@@ -286,16 +285,9 @@ class _SqliteStoreBase(BaseStore):
         *,
         prefix: str = "sesh",
         ttl: Ttl = None,
-        track_users: bool = False,
-        max_age: Ttl = None,
-        hash_ids: bool = False,
+        **options: Unpack[Options],
     ) -> Self:
         """A store on the database file of a ``sqlite://`` URL (see ``path_from_url``)."""
-        options: dict[str, Any] = {
-            "track_users": track_users,
-            "max_age": max_age,
-            "hash_ids": hash_ids,
-        }
         return cls(path_from_url(url), prefix, ttl, **options)
 
     @property
@@ -312,7 +304,7 @@ class SqliteStore(_SqliteStoreBase, SyncStore):
         prefix: key prefix; sessions are rows keyed ``<prefix>:<session id>``.
         ttl: session lifetime in seconds or a timedelta; None or 0 for never.
         clock: wall-clock seconds; defaults to ``time.time``.
-        track_users, max_age, hash_ids: the options; see the README.
+        options: ``track_users``, ``max_age``, ``hash_ids`` (``sesh.Options``; the README).
 
     Raises:
         SeshError: the file is not a sesh database, or has a newer schema.

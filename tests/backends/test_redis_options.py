@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,18 +13,6 @@ from sesh.backends.redis import RedisStore
 from tests.redis_data import age_keys
 
 DAY = 24 * 3600
-
-
-@pytest.fixture
-def raw(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def prefix() -> str:
-    return f"sesh-opt-{secrets.token_hex(4)}"
 
 
 def sent(raw: redis.Redis, call: Callable[[], Any]) -> list[str]:

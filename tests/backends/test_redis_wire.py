@@ -20,18 +20,6 @@ from tests.servers import RedisServer, free_port
 from tests.verbs import each_verb
 
 
-@pytest.fixture
-def raw(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def prefix() -> str:
-    return f"sesh-wire-{secrets.token_hex(4)}"
-
-
 def commands_seen(raw: redis.Redis) -> dict[str, int]:
     stats: dict[str, Any] = raw.info("commandstats")
     seen = {name.removeprefix("cmdstat_"): int(s["calls"]) for name, s in stats.items()}
