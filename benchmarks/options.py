@@ -94,21 +94,24 @@ def compare(backend: str, make: Callable[..., Any], n: int, rounds: int) -> list
 
 
 @contextmanager
-def backends() -> Iterator[dict[str, Callable[..., Any]]]:
-    server = RedisServer()
-    server.start()
-    client = redis.Redis.from_url(server.url)
+def backends(url: str | None = None) -> Iterator[dict[str, Callable[..., Any]]]:
+    """Makers of stores on each backend: on the Redis at ``url``, or on one started here."""
+    server = None
+    if url is None:
+        server = RedisServer()
+        server.start()
+        url = server.url
     with tempfile.TemporaryDirectory() as tmp:
         db = os.path.join(tmp, "bench.db")
         try:
             yield {
-                "Redis": lambda **kw: sesh.from_url(server.url, ttl=TTL, **kw),
+                "Redis": lambda **kw: sesh.from_url(url, ttl=TTL, **kw),
                 "SQLite": lambda **kw: sesh.from_url(f"sqlite:///{db}", ttl=TTL, **kw),
                 "memory": lambda **kw: sesh.from_url("memory://", ttl=TTL, **kw),
             }
         finally:
-            client.close()
-            server.close()
+            if server is not None:
+                server.close()
 
 
 def report(rows: list[Row], n: int, rounds: int) -> str:

@@ -52,13 +52,14 @@ class _Sessions:
     loses a key whenever its session goes.
     """
 
-    __slots__ = ("_clock", "_entries", "_lock", "_users")
+    __slots__ = ("_clock", "_entries", "_lock", "_peak", "_users")
 
     def __init__(self, clock: Clock | None) -> None:
         self._clock: Clock = time.monotonic if clock is None else clock
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._users: dict[str, dict[str, None]] = {}
         self._lock = threading.Lock()
+        self._peak = 0  # the most entries since the tables were last rebuilt
 
     def execute(self, op: Op) -> Any:
         with self._lock:
@@ -100,8 +101,9 @@ class _Sessions:
 
     def clear(self) -> None:
         with self._lock:
-            self._entries.clear()
-            self._users.clear()
+            self._entries = OrderedDict()
+            self._users = {}
+            self._peak = 0
 
     def _rotate(self, op: Rotate, now: float) -> bool | None:
         entry = self._live(op.key, now)
@@ -130,6 +132,7 @@ class _Sessions:
     def _write(self, key: str, entry: _Entry) -> None:
         self._entries[key] = entry
         self._entries.move_to_end(key)
+        self._peak = max(self._peak, len(self._entries))
         if entry[3] is not None:
             self._users.setdefault(entry[3], {})[key] = None
 
@@ -147,8 +150,14 @@ class _Sessions:
         while entries:
             key, entry = next(iter(entries.items()))
             if not is_expired(entry[1], now):
-                return
+                break
             self._drop(key)
+        if len(entries) * 4 < self._peak:
+            # A dict keeps its table at its largest size; after a mass expiry, copying
+            # what is left gives the memory back (at most once per 3/4 of the peak gone).
+            self._entries = OrderedDict(entries)
+            self._users = dict(self._users)
+            self._peak = len(self._entries)
 
 
 class _MemoryStoreBase(BaseStore):

@@ -1,0 +1,94 @@
+"""What every benchmark shares: interleaved rounds, their ratios, and the machine's header."""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from statistics import median
+
+Runner = Callable[[int], float]
+"""Runs n calls and returns the seconds they took."""
+
+
+@dataclass
+class Ratio:
+    """One contender against a baseline: median ops/s of each, and the per-round ratio."""
+
+    ours: float
+    base: float
+    median: float
+    low: float
+    high: float
+
+    def cell(self) -> str:
+        return f"{self.median:.2f} ({self.low:.2f}-{self.high:.2f})"
+
+
+def loop(call: Callable[[], object]) -> Runner:
+    """A runner that makes the same call n times."""
+
+    def run(n: int) -> float:
+        started = time.perf_counter()
+        for _ in range(n):
+            call()
+        return time.perf_counter() - started
+
+    return run
+
+
+def interleave(runners: dict[str, Runner], n: int, rounds: int) -> dict[str, list[float]]:
+    """Each runner does n calls per round, in an order that rotates every round (A B C,
+    B C A, ...), so that no contender always runs first or last; returns ops/s per round."""
+    rates: dict[str, list[float]] = {name: [] for name in runners}
+    names = list(runners)
+    for turn in range(rounds):
+        shift = turn % len(names)
+        for name in names[shift:] + names[:shift]:
+            rates[name].append(n / runners[name](n))
+    return rates
+
+
+def ratio(rates: dict[str, list[float]], ours: str, base: str) -> Ratio:
+    """``ours`` against ``base``: the median and range of their ops/s ratio, round by round."""
+    per_round = [a / b for a, b in zip(rates[ours], rates[base], strict=True)]
+    return Ratio(
+        median(rates[ours]), median(rates[base]), median(per_round), min(per_round), max(per_round)
+    )
+
+
+def versions(*packages: str) -> str:
+    found = []
+    for name in packages:
+        try:
+            found.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            found.append(f"{name} (not installed)")
+    return ", ".join(found)
+
+
+def header(title: str) -> list[str]:
+    try:
+        server = subprocess.run(
+            ["redis-server", "--version"], capture_output=True, text=True, check=False
+        ).stdout.split()[2]
+    except (OSError, IndexError):
+        server = "?"
+    return [
+        f"# {title}",
+        "",
+        f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on"
+        f" {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}"
+        f" {platform.release()}; Python {platform.python_version()}; redis-server {server}; "
+        + versions(
+            "sesh", "redis", "hiredis", "fakeredis", "starsessions", "cachelib", "django",
+            "django-redis",
+        )
+        + ".",
+        "",
+    ]  # fmt: skip
