@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test run, from a fresh Debian/Ubuntu machine: installs what is missing
-# (redis-server from the distribution, a virtualenv with sesh and its test extra), then
+# (redis-server from the distribution, a virtualenv with sesh and its test and bench
+# extras: the suite runs the benchmarks in their quick mode), then
 # runs the linters, the type checker and the suite. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +31,7 @@ if [ ! -x .venv/bin/python ]; then
         apt_install python3-venv && rm -rf .venv && "$python" -m venv .venv
     }
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,bench]'
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

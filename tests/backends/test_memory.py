@@ -45,3 +45,17 @@ class TestMemoryStoreOnTheRealClock(SessionStoreConformance):
 
     def make_store(self, *, prefix: str, ttl: Ttl, **options: Any) -> MemoryStore:
         return MemoryStore(prefix=prefix, ttl=ttl, **options)
+
+
+def test_a_mass_expiry_gives_the_tables_back() -> None:
+    clock = FakeClock()
+    store = MemoryStore(ttl=1, clock=clock, track_users=True)
+    for n in range(4000):
+        store.set(f"user-{n % 50}")
+    tables = store._sessions._entries
+    clock.advance(1.5)
+    kept = store.set("alice")  # one write, of another session: it purges the rest
+    assert store._sessions._entries is not tables, "the emptied table was kept"
+    assert list(store._sessions._entries) == [store._core.key(kept)]
+    assert list(store._sessions._users) == [store._core.index_key("alice")]
+    assert store.sessions("alice") == [kept]

@@ -67,8 +67,17 @@ class TestSqliteStoreOnTheRealClock(SessionStoreConformance):
 
 
 class TestInMemorySqliteStore(SessionStoreConformance):
-    def make_store(self, *, prefix: str, ttl: Ttl) -> sesh.SessionStore:
-        return sesh.from_url("sqlite://", prefix=prefix, ttl=ttl)
+    # A private in-memory database per store (``sqlite://``), on the fake clock.
+    @functools.cached_property
+    def clock(self) -> FakeClock:
+        return FakeClock(1_700_000_000.0)
+
+    def pass_time(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+
+    def make_store(self, *, prefix: str, ttl: Ttl) -> SqliteStore:
+        path = sqlite_backend.path_from_url("sqlite://")
+        return SqliteStore(path, prefix=prefix, ttl=ttl, clock=self.clock)
 
 
 def rows(path: Path) -> int:

@@ -1,0 +1,25 @@
+"""The benchmark harness runs end to end (its numbers are not checked: benchmarks are not
+timed tests)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_the_quick_benchmark_run_writes_its_tables_and_charts(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = (tmp_path / "README.md").read_text()
+    for section in ["bare socket", "concurrency", "Peers", "fakeredis", "Django", "grow",
+                    "Bytes per live session", "expired", "option"]:  # fmt: skip
+        assert section in report, section
+    for chart in ["floor", "concurrency", "peers", "scale"]:
+        assert (tmp_path / f"{chart}.png").stat().st_size > 1000, chart
