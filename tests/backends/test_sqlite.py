@@ -68,6 +68,11 @@ class TestSqliteStoreOnTheRealClock(SessionStoreConformance):
 
 class TestInMemorySqliteStore(SessionStoreConformance):
     # A private in-memory database per store (``sqlite://``), on the fake clock.
+    capabilities = CAPABILITIES
+
+    def dump(self, store: Any) -> bytes:
+        return "\n".join(store._db._conn.iterdump()).encode("utf-8")
+
     @functools.cached_property
     def clock(self) -> FakeClock:
         return FakeClock(1_700_000_000.0)
@@ -75,9 +80,9 @@ class TestInMemorySqliteStore(SessionStoreConformance):
     def pass_time(self, seconds: float) -> None:
         self.clock.advance(seconds)
 
-    def make_store(self, *, prefix: str, ttl: Ttl) -> SqliteStore:
+    def make_store(self, *, prefix: str, ttl: Ttl, **options: Any) -> SqliteStore:
         path = sqlite_backend.path_from_url("sqlite://")
-        return SqliteStore(path, prefix=prefix, ttl=ttl, clock=self.clock)
+        return SqliteStore(path, prefix=prefix, ttl=ttl, clock=self.clock, **options)
 
 
 def rows(path: Path) -> int:
