@@ -49,10 +49,12 @@ def run(out: Path, sizes: dict[str, Any]) -> str:
             data["floor"] += floor.bench_async(server.url, n, rounds)
             lines += ["## sesh against raw redis-py and a bare socket (one connection)", ""]
             lines += table(
-                ["client, parser", "verb", "sesh ops/s", "sesh / raw redis-py", "sesh / socket"],
+                ["client, parser", "verb", "sesh ops/s", "sesh / raw redis-py", "sesh / socket",
+                 "lean Connection / raw redis-py"],
                 [
                     [api, verb, f"{r['raw'].ours:,.0f}", r["raw"].cell(),
-                     r["socket"].cell() if "socket" in r else "-"]
+                     r["socket"].cell() if "socket" in r else "-",
+                     r["lean"].cell() if "lean" in r else "-"]
                     for api, verb, r in data["floor"]
                 ],
             )  # fmt: skip

@@ -1,7 +1,8 @@
 """sesh against the floor: raw redis-py sending the same command, and a bare socket.
 
 Per verb, on one loopback connection: sesh's RedisStore, raw redis-py issuing the very
-command sesh sends, and a bare socket writing that command's RESP bytes and reading the
+command sesh sends, redis-py's own Connection object used directly (the leaner path a
+store could take), and a bare socket writing that command's RESP bytes and reading the
 reply (no client library: the physical limit of one connection). Sync with redis-py's
 hiredis parser and with its pure-Python one; asyncio likewise, against raw redis.asyncio.
 """
@@ -44,6 +45,22 @@ def resp(*args: str | int) -> bytes:
     return b"".join(parts)
 
 
+class LeanConnection:
+    """redis-py's own Connection, held for the run: the command packed and its reply read
+    with no client, pool or instrumentation layer (what a leaner sesh path would use)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.conn = client.connection_pool.make_connection()
+        self.conn.connect()
+
+    def call(self, *args: str | int) -> object:
+        self.conn.send_packed_command(self.conn.pack_command(*args))
+        return self.conn.read_response()
+
+    def close(self) -> None:
+        self.conn.disconnect()
+
+
 class BareSocket:
     """One connection, RESP written by hand, one recv per reply (replies here are tiny)."""
 
@@ -69,35 +86,42 @@ def _dying(client: redis.Redis, n: int) -> list[str]:
 
 
 def sync_runners(
-    verb: str, client: redis.Redis, store: RedisStore, bare: BareSocket, session_id: str
+    verb: str,
+    client: redis.Redis,
+    store: RedisStore,
+    wires: tuple[LeanConnection, BareSocket],
+    session_id: str,
 ) -> dict[str, Runner]:
-    """The three contenders for one verb; die gets fresh sessions, written before timing."""
+    """The four contenders for one verb; die gets fresh sessions, written before timing."""
     key = f"{PREFIX}:{session_id}"
-    calls: dict[str, tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]] = {
+    lean, bare = wires
+    commands: dict[str, Callable[[], tuple[str | int, ...]]] = {
+        "set": lambda: ("SET", f"{PREFIX}:{new_id()}", "1337", "NX", "PX", TTL_MS),
+        "get": lambda: ("GET", key),
+        "get(touch)": lambda: ("GETEX", key, "PX", TTL_MS),
+        "liv": lambda: ("PEXPIRE", key, TTL_MS),
+    }
+    calls: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
         "set": (
             lambda: client.set(f"{PREFIX}:{new_id()}", "1337", nx=True, px=TTL_MS),
             lambda: store.set(1337),
-            lambda: bare.call("SET", f"{PREFIX}:{new_id()}", "1337", "NX", "PX", TTL_MS),
         ),
-        "get": (
-            lambda: client.get(key),
-            lambda: store.get(session_id),
-            lambda: bare.call("GET", key),
-        ),
+        "get": (lambda: client.get(key), lambda: store.get(session_id)),
         "get(touch)": (
             lambda: client.getex(key, px=TTL_MS),
             lambda: store.get(session_id, touch=True),
-            lambda: bare.call("GETEX", key, "PX", TTL_MS),
         ),
-        "liv": (
-            lambda: client.pexpire(key, TTL_MS),
-            lambda: store.liv(session_id),
-            lambda: bare.call("PEXPIRE", key, TTL_MS),
-        ),
+        "liv": (lambda: client.pexpire(key, TTL_MS), lambda: store.liv(session_id)),
     }
     if verb != "die":
-        raw, ours, floor = calls[verb]
-        return {"raw": loop(raw), "sesh": loop(ours), "socket": loop(floor)}
+        raw, ours = calls[verb]
+        command = commands[verb]
+        return {
+            "raw": loop(raw),
+            "sesh": loop(ours),
+            "lean": loop(lambda: lean.call(*command())),
+            "socket": loop(lambda: bare.call(*command())),
+        }
 
     def dying(call: Callable[[str], Any]) -> Runner:
         def run(n: int) -> float:
@@ -112,6 +136,7 @@ def sync_runners(
     return {
         "raw": dying(lambda i: client.delete(f"{PREFIX}:{i}")),
         "sesh": dying(store.die),
+        "lean": dying(lambda i: lean.call("DEL", f"{PREFIX}:{i}")),
         "socket": dying(lambda i: bare.call("DEL", f"{PREFIX}:{i}")),
     }
 
@@ -121,13 +146,18 @@ def bench_sync(url: str, port: int, n: int, rounds: int) -> list[tuple[str, str,
     for parser, (sync_parser, _) in PARSERS.items():
         client = redis.Redis.from_url(url, parser_class=sync_parser)
         store = RedisStore(client, prefix=PREFIX, ttl=TTL_MS / 1000)
-        bare = BareSocket(port)
+        wires = (LeanConnection(client), BareSocket(port))
         session_id = store.set(1337)
         for verb in VERBS:
-            rates = interleave(sync_runners(verb, client, store, bare, session_id), n, rounds)
-            found = {"raw": ratio(rates, "sesh", "raw"), "socket": ratio(rates, "sesh", "socket")}
+            rates = interleave(sync_runners(verb, client, store, wires, session_id), n, rounds)
+            found = {
+                "raw": ratio(rates, "sesh", "raw"),
+                "socket": ratio(rates, "sesh", "socket"),
+                "lean": ratio(rates, "lean", "raw"),
+            }
             rows.append((f"sync, {parser}", verb, found))
-        bare.close()
+        for wire in wires:
+            wire.close()
         client.flushdb()
         client.close()
     return rows
