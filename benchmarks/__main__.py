@@ -19,7 +19,7 @@ from benchmarks import _django, charts, concurrency, floor, local, options, peer
 from benchmarks._common import header
 from tests.servers import RedisServer
 
-FULL = {"n": 300, "rounds": 15, "sizes": [1_000, 10_000, 100_000, 1_000_000], "many": 1_000_000}
+FULL = {"n": 300, "rounds": 11, "sizes": [1_000, 10_000, 100_000, 1_000_000], "many": 1_000_000}
 QUICK = {"n": 20, "rounds": 2, "sizes": [1_000, 2_000], "many": 5_000}
 
 

@@ -93,11 +93,10 @@ def bench_sync(url: str, n: int, rounds: int) -> list[tuple[str, str, Ratio]]:
     return rows
 
 
-def bench_async(url: str, n: int, rounds: int) -> list[tuple[str, str, Ratio]]:
+def async_contenders(client: redis.asyncio.Redis) -> dict[str, Verbs]:
+    """sesh's AsyncRedisStore and starsessions' RedisStore on one asyncio client."""
     from starsessions.stores.redis import RedisStore as StarStore
 
-    loop = asyncio.new_event_loop()
-    client = redis.asyncio.Redis.from_url(url)
     store = AsyncRedisStore(client, prefix="sesh", ttl=TTL)
     star = StarStore(connection=client)
 
@@ -112,7 +111,7 @@ def bench_async(url: str, n: int, rounds: int) -> list[tuple[str, str, Ratio]]:
     async def star_refresh(sid: str) -> Any:
         return await star.write(sid, json.dumps({"user_id": 1337}).encode(), TTL, TTL)
 
-    contenders: dict[str, Verbs] = {
+    return {
         "sesh": {
             "create": lambda _: store.set(1337),
             "read": store.get,
@@ -126,6 +125,12 @@ def bench_async(url: str, n: int, rounds: int) -> list[tuple[str, str, Ratio]]:
             "kill": star.remove,
         },
     }
+
+
+def bench_async(url: str, n: int, rounds: int) -> list[tuple[str, str, Ratio]]:
+    loop = asyncio.new_event_loop()
+    client = redis.asyncio.Redis.from_url(url)
+    contenders = async_contenders(client)
 
     def runner(verbs: Verbs, verb: str) -> Runner:
         one = loop.run_until_complete(verbs["create"](None))
@@ -172,7 +177,19 @@ def round_trips(url: str) -> dict[str, dict[str, float]]:
         )
         return calls / 10
 
-    for name, (verbs, make) in sync_contenders(url).items():
+    contenders = dict(sync_contenders(url))
+    loop = asyncio.new_event_loop()
+    client = redis.asyncio.Redis.from_url(url)
+    for name, verbs in async_contenders(client).items():
+        # The async verbs, run to completion one by one, counted the same way.
+        contenders[f"{name} (async)"] = (
+            {
+                verb: (lambda arg, c=call: loop.run_until_complete(c(arg)))
+                for verb, call in verbs.items()
+            },
+            lambda v=verbs: loop.run_until_complete(v["create"](None)),
+        )
+    for name, (verbs, make) in contenders.items():
         one = make()
         found[name] = {
             "create": count(lambda v=verbs: v["create"](None)),
@@ -180,5 +197,7 @@ def round_trips(url: str) -> dict[str, dict[str, float]]:
             "refresh": count(lambda v=verbs, o=one: v["refresh"](o)),
             "kill": count(lambda v=verbs, m=make: v["kill"](m())) - count(make),
         }
+    loop.run_until_complete(client.aclose())
+    loop.close()
     raw.close()
     return found
