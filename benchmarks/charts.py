@@ -1,9 +1,16 @@
-"""The PNG charts of a benchmark run (matplotlib, drawn off screen)."""
+"""The PNG charts of a benchmark run (matplotlib, drawn off screen; the ``charts`` extra)."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
+
+NAMES = ["floor", "concurrency", "peers", "scale"]
+
+
+def available() -> bool:
+    return importlib.util.find_spec("matplotlib") is not None
 
 
 def draw(out: Path, data: dict[str, Any], sizes: list[int]) -> None:

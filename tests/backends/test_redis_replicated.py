@@ -54,6 +54,15 @@ class _OnCluster:
         return dump_keys(self.raw, self._keys())
 
 
+@pytest.fixture(scope="module")
+def sentinel_client(redis_sentinel: SentinelGroup) -> Iterator[Any]:
+    """sesh's own client for the sync stores, one for the module (asking the sentinels
+    for the primary once)."""
+    client = client_from_url(redis_sentinel.url, asyncio=False)
+    yield client
+    client.close()
+
+
 class _OnSentinel:
     url: str
     capabilities = CAPABILITIES
@@ -83,8 +92,12 @@ class TestAsyncClusterStore(_OnCluster, AsyncSessionStoreConformance):
 
 
 class TestSentinelStore(_OnSentinel, SessionStoreConformance):
+    @pytest.fixture(autouse=True)
+    def _client(self, sentinel_client: Any) -> None:
+        self.client = sentinel_client
+
     def make_store(self, *, prefix: str, ttl: Ttl, **options: Any) -> RedisStore:
-        return RedisStore.from_url(self.url, prefix=prefix, ttl=ttl, **options)
+        return RedisStore(self.client, prefix=prefix, ttl=ttl, **options)
 
 
 class TestAsyncSentinelStore(_OnSentinel, AsyncSessionStoreConformance):
