@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import median
+from typing import Any
 
 Runner = Callable[[int], float]
 """Runs n calls and returns the seconds they took."""
@@ -37,6 +38,24 @@ def loop(call: Callable[[], object]) -> Runner:
         started = time.perf_counter()
         for _ in range(n):
             call()
+        return time.perf_counter() - started
+
+    return run
+
+
+def verb_runner(
+    verbs: dict[str, Callable[[Any], Any]], make: Callable[[], Any], verb: str
+) -> Runner:
+    """A runner of one verb on a session from ``make``; a verb that ends sessions ("die",
+    "kill") gets a fresh one per call, made before the clock starts."""
+    one = make()
+
+    def run(n: int) -> float:
+        args = [make() for _ in range(n)] if verb in ("die", "kill") else [one] * n
+        call = verbs[verb]
+        started = time.perf_counter()
+        for arg in args:
+            call(arg)
         return time.perf_counter() - started
 
     return run

@@ -17,7 +17,7 @@ from typing import Any
 import fakeredis
 
 from benchmarks import _django
-from benchmarks._common import Ratio, Runner, interleave, ratio
+from benchmarks._common import Ratio, interleave, ratio, verb_runner
 from sesh.backends.memory import MemoryStore
 from sesh.backends.redis import RedisStore
 from sesh.backends.sqlite import SqliteStore
@@ -64,20 +64,6 @@ def store_verbs(store: Any) -> tuple[Verbs, Callable[[], Any]]:
     return verbs, lambda: store.set(1337)
 
 
-def runner(verbs: Verbs, make: Callable[[], Any], verb: str) -> Runner:
-    one = make()
-
-    def run(n: int) -> float:
-        args = [make() for _ in range(n)] if verb in ("die", "kill") else [one] * n
-        call = verbs[verb]
-        started = time.perf_counter()
-        for arg in args:
-            call(arg)
-        return time.perf_counter() - started
-
-    return run
-
-
 def bench_memory(n: int, rounds: int) -> list[tuple[str, Ratio, Ratio]]:
     """Per verb: MemoryStore against the dict floor, and against RedisStore on fakeredis."""
     contenders = {
@@ -87,7 +73,9 @@ def bench_memory(n: int, rounds: int) -> list[tuple[str, Ratio, Ratio]]:
     }
     rows = []
     for verb in VERBS:
-        rates = interleave({k: runner(v, m, verb) for k, (v, m) in contenders.items()}, n, rounds)
+        rates = interleave(
+            {k: verb_runner(v, m, verb) for k, (v, m) in contenders.items()}, n, rounds
+        )
         rows.append((verb, ratio(rates, "memory", "dict"), ratio(rates, "memory", "fakeredis")))
     return rows
 
@@ -105,7 +93,9 @@ def bench_sqlite(directory: str, n: int, rounds: int) -> list[tuple[str, Ratio]]
     contenders = {"sesh": (sesh, lambda: store.set(1337)), "django": (django_verbs, django_make)}
     rows = []
     for verb in ["create", "read", "refresh", "kill"]:
-        rates = interleave({k: runner(v, m, verb) for k, (v, m) in contenders.items()}, n, rounds)
+        rates = interleave(
+            {k: verb_runner(v, m, verb) for k, (v, m) in contenders.items()}, n, rounds
+        )
         rows.append((verb, ratio(rates, "sesh", "django")))
     store.close()
     return rows

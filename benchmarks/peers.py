@@ -24,7 +24,7 @@ import redis
 import redis.asyncio
 
 from benchmarks import _django
-from benchmarks._common import Ratio, Runner, interleave, ratio
+from benchmarks._common import Ratio, Runner, interleave, ratio, verb_runner
 from sesh.backends.redis import AsyncRedisStore, RedisStore
 
 VERBS = ["create", "read", "refresh", "kill"]
@@ -67,26 +67,12 @@ def sync_contenders(url: str) -> dict[str, tuple[Verbs, Callable[[], Any]]]:
     }
 
 
-def runners(verbs: Verbs, make: Callable[[], Any], verb: str) -> Runner:
-    one = make()
-
-    def run(n: int) -> float:
-        args = [make() for _ in range(n)] if verb == "kill" else [one] * n
-        call = verbs[verb]
-        started = time.perf_counter()
-        for arg in args:
-            call(arg)
-        return time.perf_counter() - started
-
-    return run
-
-
 def bench_sync(url: str, n: int, rounds: int) -> list[tuple[str, str, Ratio]]:
     contenders = sync_contenders(url)
     rows = []
     for verb in VERBS:
         rates = interleave(
-            {name: runners(v, make, verb) for name, (v, make) in contenders.items()}, n, rounds
+            {name: verb_runner(v, make, verb) for name, (v, make) in contenders.items()}, n, rounds
         )
         for peer in ("cachelib", "django-redis"):
             rows.append((peer, verb, ratio(rates, "sesh", peer)))

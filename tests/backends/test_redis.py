@@ -29,6 +29,11 @@ class _OnRedis:
     def dump(self, store: Any) -> bytes:
         return dump_keys(self.raw, list(self.raw.scan_iter(match=f"{self._prefix}*")))
 
+    def pass_time(self, seconds: float) -> None:
+        # Keys are aged, as on Cluster: the real clock on one Redis is what `sesh check`
+        # meets in tests/test_cli.py, and tests/test_faults.py.
+        age_keys(self.raw, list(self.raw.scan_iter(match=f"{self._prefix}*")), seconds)
+
 
 class TestRedisStore(_OnRedis, SessionStoreConformance):
     def make_store(self, *, prefix: str, ttl: Ttl, **options: Any) -> RedisStore:
@@ -36,10 +41,6 @@ class TestRedisStore(_OnRedis, SessionStoreConformance):
 
 
 class TestAsyncRedisStore(_OnRedis, AsyncSessionStoreConformance):
-    # The sync class above runs on the real clock; here keys are aged (as on Cluster).
-    def pass_time(self, seconds: float) -> None:
-        age_keys(self.raw, list(self.raw.scan_iter(match=f"{self._prefix}*")), seconds)
-
     def make_store(self, *, prefix: str, ttl: Ttl, **options: Any) -> AsyncRedisStore:
         return AsyncRedisStore.from_url(self.url, prefix=prefix, ttl=ttl, **options)
 

@@ -1,7 +1,8 @@
 """RedisStore and AsyncRedisStore on Redis Cluster and on Sentinel, against the kit.
 
 Time passes for these stores by ageing their keys (PTTL, then PEXPIRE to what is left),
-so the expiry checks are exact and quick; the real clock is covered on a single Redis.
+so the expiry checks are exact and quick; the real clock on Redis is what `sesh check` meets
+in tests/test_cli.py.
 """
 
 from __future__ import annotations
