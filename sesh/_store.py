@@ -107,7 +107,9 @@ class SyncStore(BaseStore):
         returns the new id, or None if there was no such session.
 
         The session keeps its user and its absolute deadline (``max_age``). Call it on
-        login and on every change of privilege, against session fixation.
+        login and on every change of privilege, against session fixation. (On a Redis
+        Cluster in the default layout it is two steps, never leaving both ids valid: see
+        the README.)
         """
         return self._drive(self._core.rotate_flow(session_id, self._atomic_rotate))
 
