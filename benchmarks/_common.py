@@ -8,7 +8,7 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from statistics import median
 from typing import Any
@@ -31,16 +31,25 @@ class Ratio:
         return f"{self.median:.2f} ({self.low:.2f}-{self.high:.2f})"
 
 
+def timed(call: Callable[[Any], object], args: list[Any]) -> float:
+    """Seconds that calling ``call`` on each of ``args`` takes."""
+    started = time.perf_counter()
+    for arg in args:
+        call(arg)
+    return time.perf_counter() - started
+
+
+async def atimed(call: Callable[[Any], Awaitable[object]], args: list[Any]) -> float:
+    """Seconds that awaiting ``call`` on each of ``args``, one after another, takes."""
+    started = time.perf_counter()
+    for arg in args:
+        await call(arg)
+    return time.perf_counter() - started
+
+
 def loop(call: Callable[[], object]) -> Runner:
     """A runner that makes the same call n times."""
-
-    def run(n: int) -> float:
-        started = time.perf_counter()
-        for _ in range(n):
-            call()
-        return time.perf_counter() - started
-
-    return run
+    return lambda n: timed(lambda _: call(), [None] * n)
 
 
 def verb_runner(
@@ -52,11 +61,7 @@ def verb_runner(
 
     def run(n: int) -> float:
         args = [make() for _ in range(n)] if verb in ("die", "kill") else [one] * n
-        call = verbs[verb]
-        started = time.perf_counter()
-        for arg in args:
-            call(arg)
-        return time.perf_counter() - started
+        return timed(verbs[verb], args)
 
     return run
 

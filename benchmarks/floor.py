@@ -13,7 +13,6 @@ import asyncio
 import base64
 import secrets
 import socket
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +20,7 @@ import redis
 import redis.asyncio
 from redis._parsers import _AsyncHiredisParser, _AsyncRESP2Parser, _HiredisParser, _RESP2Parser
 
-from benchmarks._common import Ratio, Runner, interleave, loop, ratio
+from benchmarks._common import Ratio, Runner, atimed, interleave, loop, ratio, timed
 from sesh.backends.redis import AsyncRedisStore, RedisStore
 
 TTL_MS = 3_600_000
@@ -124,14 +123,7 @@ def sync_runners(
         }
 
     def dying(call: Callable[[str], Any]) -> Runner:
-        def run(n: int) -> float:
-            ids = _dying(client, n)
-            started = time.perf_counter()
-            for each in ids:
-                call(each)
-            return time.perf_counter() - started
-
-        return run
+        return lambda n: timed(call, _dying(client, n))
 
     return {
         "raw": dying(lambda i: client.delete(f"{PREFIX}:{i}")),
@@ -195,15 +187,9 @@ def _async_parser(
     }
 
     def runner(call: Callable[[Any], Any], verb: str) -> Runner:
-        async def timed(args: list[Any]) -> float:
-            started = time.perf_counter()
-            for arg in args:
-                await call(arg)
-            return time.perf_counter() - started
-
         def run(count: int) -> float:
             args = _dying(setup, count) if verb == "die" else [None] * count
-            return runner_loop.run_until_complete(timed(args))
+            return runner_loop.run_until_complete(atimed(call, args))
 
         return run
 

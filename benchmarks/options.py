@@ -14,7 +14,6 @@ import argparse
 import os
 import platform
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 import redis
 
 import sesh
+from benchmarks._common import timed
 from tests.servers import RedisServer
 
 TTL = 3600
@@ -55,13 +55,9 @@ VERBS: dict[str, tuple[Callable[[Any, int], list[Any]], Callable[[Any, Any], Any
 }
 
 
-def timed(store: Any, verb: str, n: int) -> float:
+def run_verb(store: Any, verb: str, n: int) -> float:
     prepare, call = VERBS[verb]
-    args = prepare(store, n)
-    started = time.perf_counter()
-    for arg in args:
-        call(store, arg)
-    return time.perf_counter() - started
+    return timed(lambda arg: call(store, arg), prepare(store, n))
 
 
 def compare(backend: str, make: Callable[..., Any], n: int, rounds: int) -> list[Row]:
@@ -74,7 +70,7 @@ def compare(backend: str, make: Callable[..., Any], n: int, rounds: int) -> list
             for turn in range(rounds):
                 sides = [("default", base), ("option", store)]
                 for side, which in sides[:: 1 if turn % 2 else -1]:
-                    times[side].append(timed(which, verb, n))
+                    times[side].append(run_verb(which, verb, n))
             ratios = [d / o for d, o in zip(times["default"], times["option"], strict=True)]
             rows.append(
                 (

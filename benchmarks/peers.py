@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +23,7 @@ import redis
 import redis.asyncio
 
 from benchmarks import _django
-from benchmarks._common import Ratio, Runner, interleave, ratio, verb_runner
+from benchmarks._common import Ratio, Runner, atimed, interleave, ratio, verb_runner
 from sesh.backends.redis import AsyncRedisStore, RedisStore
 
 VERBS = ["create", "read", "refresh", "kill"]
@@ -121,18 +120,12 @@ def bench_async(url: str, n: int, rounds: int) -> list[tuple[str, str, Ratio]]:
     def runner(verbs: Verbs, verb: str) -> Runner:
         one = loop.run_until_complete(verbs["create"](None))
 
-        async def timed(args: list[Any]) -> float:
-            started = time.perf_counter()
-            for arg in args:
-                await verbs[verb](arg)
-            return time.perf_counter() - started
-
         def run(count: int) -> float:
             if verb == "kill":
                 args = [loop.run_until_complete(verbs["create"](None)) for _ in range(count)]
             else:
                 args = [one] * count
-            return loop.run_until_complete(timed(args))
+            return loop.run_until_complete(atimed(verbs[verb], args))
 
         return run
 

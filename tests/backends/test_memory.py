@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from sesh._core import Ttl
@@ -13,21 +12,15 @@ from sesh.testing import (
     FakeClock,
     SessionStoreConformance,
 )
+from tests.fake_time import OnFakeClock
 
 
-class _FakeTime:
+class _FakeTime(OnFakeClock):
     capabilities = CAPABILITIES
 
     def dump(self, store: Any) -> bytes:
         state = store._sessions
         return repr((state._entries, state._users)).encode("utf-8")
-
-    @functools.cached_property
-    def clock(self) -> FakeClock:
-        return FakeClock()
-
-    def pass_time(self, seconds: float) -> None:
-        self.clock.advance(seconds)
 
 
 class TestMemoryStore(_FakeTime, SessionStoreConformance):

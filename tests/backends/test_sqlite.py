@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import multiprocessing
 import sqlite3
 from contextlib import closing
@@ -22,12 +21,14 @@ from sesh.testing import (
     SessionStoreConformance,
 )
 from tests.backends import sqlite_worker
+from tests.fake_time import OnFakeClock
 
 
-class _OnFile:
+class _OnFile(OnFakeClock):
     """Every store of a test shares one database file, and one fake clock."""
 
     capabilities = CAPABILITIES
+    clock_start = 1_700_000_000.0
 
     def dump(self, store: Any) -> bytes:
         files = [self.db, self.db.with_name(self.db.name + "-wal")]
@@ -36,13 +37,6 @@ class _OnFile:
     @pytest.fixture(autouse=True)
     def _file(self, tmp_path: Path) -> None:
         self.db = tmp_path / "sessions.db"
-
-    @functools.cached_property
-    def clock(self) -> FakeClock:
-        return FakeClock(1_700_000_000.0)
-
-    def pass_time(self, seconds: float) -> None:
-        self.clock.advance(seconds)
 
 
 class TestSqliteStore(_OnFile, SessionStoreConformance):
@@ -66,19 +60,13 @@ class TestSqliteStoreOnTheRealClock(SessionStoreConformance):
         return sesh.from_url(self.url, prefix=prefix, ttl=ttl, **options)
 
 
-class TestInMemorySqliteStore(SessionStoreConformance):
+class TestInMemorySqliteStore(OnFakeClock, SessionStoreConformance):
     # A private in-memory database per store (``sqlite://``), on the fake clock.
     capabilities = CAPABILITIES
+    clock_start = 1_700_000_000.0
 
     def dump(self, store: Any) -> bytes:
         return "\n".join(store._db._conn.iterdump()).encode("utf-8")
-
-    @functools.cached_property
-    def clock(self) -> FakeClock:
-        return FakeClock(1_700_000_000.0)
-
-    def pass_time(self, seconds: float) -> None:
-        self.clock.advance(seconds)
 
     def make_store(self, *, prefix: str, ttl: Ttl, **options: Any) -> SqliteStore:
         path = sqlite_backend.path_from_url("sqlite://")
