@@ -1,8 +1,12 @@
 """The ``sesh`` command line: the verbs against any store URL, and ``sesh check``.
 
-Exit status: 0 done; 1 no such session (or a failed check); 2 bad input or usage;
-3 the backend failed. Errors are one line on stderr, never a traceback, and never show a
-session id or a password.
+Exit status: 0 done; 1 no such session (or a failed check); 2 bad input, usage or setting;
+3 the store or the system failed (the backend, or writing the output). Errors are one line
+on stderr, never a traceback, and never show a session id or a password.
+
+A session id is a password, and so is a URL's: arguments are visible to every local user
+(``ps``, ``/proc/*/cmdline``), so a session-id argument of ``-`` is read from standard
+input, and a credentialed URL belongs in ``$SESH_URL``.
 """
 
 from __future__ import annotations
@@ -21,12 +25,21 @@ from sesh.urls import from_url
 
 __all__ = ["default_url", "main"]
 
-NO_SESSION, BAD_INPUT, BACKEND_FAILED = 1, 2, 3
+NO_SESSION, BAD_INPUT, FAILED = 1, 2, 3
+BACKEND_FAILED = FAILED  # its name before output failures joined it
 _SESSION_ID = re.compile(r"[A-Za-z0-9+/]{43}=")
+# What a URL or option may carry of a password: user:password@, and ?password=...
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@'\"]*@")
+_PASSWORD_OPTION = re.compile(r"(?i)(password=)[^&\s'\"]*")
+_MAX_STDIN_ID = 4096  # a session id is 44 characters; a longer line is no session
 
 
 def data_dir() -> Path:
-    """Where the command line keeps its embedded database, by the platform's convention."""
+    """Where the command line keeps its embedded database, by the platform's convention.
+
+    Raises:
+        RuntimeError: the user has no home directory (no ``$HOME``, an unknown uid).
+    """
     if sys.platform == "win32":
         base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
         return Path(base) / "sesh"
@@ -40,12 +53,28 @@ def default_url() -> str:
     return os.environ.get("SESH_URL") or f"sqlite:///{data_dir() / 'sessions.db'}"
 
 
+def mask(text: str) -> str:
+    """``text`` with every session id and every password of a URL or option replaced."""
+    text = _SESSION_ID.sub("<session id>", text)
+    text = _USERINFO.sub(r"\1***@", text)
+    return _PASSWORD_OPTION.sub(r"\1***", text)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:
         # One line, like every other error here (argparse would add the usage), and with
-        # no session id: argparse quotes stray arguments, which may be one.
-        message = _SESSION_ID.sub("<session id>", message).replace("\n", "\\n")
+        # no session id or password: argparse quotes stray arguments, which may be either.
+        message = mask(message).replace("\n", "\\n")
         self.exit(BAD_INPUT, f"{self.prog}: error: {message} (see sesh --help)\n")
+
+
+class _OutputFailed(Exception):
+    """The result could not be written to standard output (a closed pipe, a full disk,
+    an encoding that cannot show the user id)."""
+
+
+class _BadSetting(ValueError):
+    """The environment points the command line somewhere it cannot go."""
 
 
 def _ttl(text: str) -> float:
@@ -59,19 +88,34 @@ def _on(name: str) -> bool:
     return os.environ.get(name, "").lower() in ("1", "true", "yes", "on")
 
 
+def _default_file() -> str:
+    try:
+        return str(data_dir() / "sessions.db")
+    except RuntimeError:
+        return "(none: no home directory; set $XDG_DATA_HOME, or give a URL)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="sesh",
         description="Make, read, refresh and end login sessions in any sesh store.",
         epilog=(
             "The store URL comes from --url, else $SESH_URL, else an embedded SQLite file:\n"
-            f"  {data_dir() / 'sessions.db'}\n"
-            "Exit status: 0 done, 1 no such session or a failed check, 2 bad input,\n"
-            "3 the backend failed."
+            f"  {_default_file()}\n"
+            "Arguments are visible to every local user (ps): give a session id as -\n"
+            'to read it from standard input (echo "$ID" | sesh get -), and a URL with\n'
+            "a password in $SESH_URL. The embedded file holds ids in the clear for its\n"
+            "owner (mode 0600); --hash-ids keeps digests instead, if the app does too.\n"
+            "Exit status: 0 done, 1 no such session or a failed check, 2 bad input or\n"
+            "setting, 3 the store or the system failed."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--url", help="store URL: sqlite:///file.db, redis://host:6379/0, ...")
+    parser.add_argument(
+        "--url",
+        help="store URL: sqlite:///file.db, redis://host:6379/0, ... (with a password,"
+        " use $SESH_URL: arguments are visible to other users)",
+    )
     parser.add_argument(
         "--prefix",
         default=os.environ.get("SESH_PREFIX", "sesh"),
@@ -105,13 +149,13 @@ def _parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     verbs.add_parser("set", help="make a session; prints its id").add_argument("user_id")
     get = verbs.add_parser("get", help="print a session's user id; exit 1 if none")
-    get.add_argument("session_id")
+    _session_id_argument(get)
     get.add_argument("--touch", action="store_true", help="also reset its expiry to the ttl")
     for verb, what in [("liv", "reset a session's expiry"), ("die", "end a session")]:
-        verbs.add_parser(verb, help=f"{what}; exit 1 if none").add_argument("session_id")
-    verbs.add_parser(
-        "rotate", help="give a session a fresh id; prints it; exit 1 if none"
-    ).add_argument("session_id")
+        _session_id_argument(verbs.add_parser(verb, help=f"{what}; exit 1 if none"))
+    _session_id_argument(
+        verbs.add_parser("rotate", help="give a session a fresh id; prints it; exit 1 if none")
+    )
     verbs.add_parser(
         "sessions", help="print a user's live sessions, one a line (needs --track-users)"
     ).add_argument("user_id")
@@ -131,9 +175,65 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(args: argparse.Namespace) -> tuple[str, dict[str, Any], int]:
-    """Does the verb; returns the plain output, the JSON output and the exit status."""
-    url = args.url or default_url()
+def _session_id_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "session_id",
+        help="the session id, or - to read it from standard input (one line), which keeps"
+        " it out of the process list",
+    )
+
+
+def _session_id(arg: str) -> str:
+    """The session id argument, or the first line of standard input for ``-``."""
+    if arg != "-":
+        return arg
+    try:
+        line = sys.stdin.readline(_MAX_STDIN_ID) if sys.stdin is not None else ""
+    except UnicodeDecodeError:
+        raise ValueError("standard input is not text in the locale's encoding") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read standard input: {exc.strerror}") from None
+    if not line:
+        raise ValueError("no session id on standard input (give one line, or the id itself)")
+    return line.removesuffix("\n").removesuffix("\r")
+
+
+def _store_url(args: argparse.Namespace) -> str:
+    """The URL to use; for the embedded default, its directory made (private) first."""
+    if args.url or os.environ.get("SESH_URL"):
+        return str(args.url or os.environ["SESH_URL"])
+    try:
+        directory = data_dir()
+    except RuntimeError:
+        raise _BadSetting(
+            "no home directory to keep the embedded database in: set $HOME or"
+            " $XDG_DATA_HOME, or give the store with --url or $SESH_URL"
+        ) from None
+    _private_directory(directory)
+    return f"sqlite:///{directory / 'sessions.db'}"
+
+
+def _private_directory(path: Path) -> None:
+    """Makes ``path`` and any missing parent, each readable by the user alone (0700)."""
+    missing = []
+    at = path
+    while not at.is_dir():
+        missing.append(at)
+        if at.parent == at:
+            break
+        at = at.parent
+    try:
+        for directory in reversed(missing):
+            directory.mkdir(mode=0o700)
+    except OSError as exc:
+        raise _BadSetting(
+            f"cannot make the data directory {path}: {exc.strerror} (set $XDG_DATA_HOME,"
+            " or give the store with --url or $SESH_URL)"
+        ) from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Does the verb and writes its output; returns the exit status."""
     if args.verb == "check":
         try:
             from sesh.testing._runner import check
@@ -143,58 +243,96 @@ def _run(args: argparse.Namespace) -> tuple[str, dict[str, Any], int]:
                 " pip install 'sesh[testing]'"
             ) from None
 
-        target = args.check_url or url
-        status = check(target, out=sys.stdout, as_json=args.json, short_ttl=args.short_ttl)
-        return "", {}, status
-    if not args.url and not os.environ.get("SESH_URL"):  # the embedded default
-        data_dir().mkdir(parents=True, exist_ok=True)
+        target = args.check_url or _store_url(args)
+        return check(target, out=sys.stdout, as_json=args.json, short_ttl=args.short_ttl)
+    url = _store_url(args)
     options = {"track_users": args.track_users, "max_age": args.max_age, "hash_ids": args.hash_ids}
+    if getattr(args, "session_id", None) is not None:
+        args.session_id = _session_id(args.session_id)
     with from_url(url, prefix=args.prefix, ttl=args.ttl, **options) as store:
         if args.verb == "set":
             session_id = store.set(args.user_id)
-            return session_id, {"session_id": session_id}, 0
+            try:
+                _output(args, session_id, {"session_id": session_id})
+            except _OutputFailed as failed:
+                # Nobody saw the id: the session must not outlive the command.
+                try:
+                    store.die(session_id)
+                except SeshError:
+                    raise _OutputFailed(f"{failed}; the session it made is left") from None
+                raise _OutputFailed(f"{failed}; the session it made was ended") from None
+            return 0
         if args.verb == "rotate":
             new_id = store.rotate(args.session_id)
-            return new_id or "", {"session_id": new_id}, 0 if new_id is not None else NO_SESSION
+            return _output(args, new_id, {"session_id": new_id})
         if args.verb == "sessions":
             ids = store.sessions(args.user_id)
-            return "\n".join(ids), {"sessions": ids}, 0
+            return _output(args, "\n".join(ids), {"sessions": ids}, found=True)
         if args.verb == "die-all":
             removed = store.die_all(args.user_id)
-            return str(removed), {"removed": removed}, 0
+            return _output(args, str(removed), {"removed": removed}, found=True)
         if args.verb == "get":
             user_id = store.get(args.session_id, touch=args.touch)
-            return user_id or "", {"user_id": user_id}, 0 if user_id is not None else NO_SESSION
+            return _output(args, user_id, {"user_id": user_id})
         done = store.liv(args.session_id) if args.verb == "liv" else store.die(args.session_id)
         key = "alive" if args.verb == "liv" else "removed"
-        return "", {key: done}, 0 if done else NO_SESSION
+        return _output(args, "", {key: done}, found=done)
+
+
+def _output(
+    args: argparse.Namespace, text: str | None, data: dict[str, Any], found: bool | None = None
+) -> int:
+    """Writes the result (or says there is no such session); returns the exit status."""
+    found = text is not None if found is None else found
+    try:
+        if args.json:
+            print(json.dumps(data))
+        elif text:
+            print(text)
+        sys.stdout.flush()
+    except (OSError, UnicodeEncodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        _silence_stdout()
+        raise _OutputFailed(f"cannot write the output: {reason}") from None
+    if not found and not args.json:
+        print("sesh: no such session", file=sys.stderr)
+    return 0 if found else NO_SESSION
+
+
+def _silence_stdout() -> None:
+    # What could not be written stays buffered, and Python would try again at exit and
+    # print a second error: send it, and anything after it, nowhere.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real stdout (redirected in-process)
+        pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
-        text, data, status = _run(args)
-    except (TypeError, ValueError, NotEnabledError) as exc:
+        return _run(args)
+    except (TypeError, ValueError, NotEnabledError) as exc:  # _BadSetting is a ValueError
         return _error(args, BAD_INPUT, str(exc))
-    except SeshError as exc:  # BackendError, or a file that is not a sesh database
-        return _error(args, BACKEND_FAILED, str(exc))
-    if args.verb != "check":
-        if args.json:
-            print(json.dumps(data))
-        elif text:
-            print(text)
-        if status == NO_SESSION and not args.json:
-            print("sesh: no such session", file=sys.stderr)
-    return status
+    except (SeshError, _OutputFailed) as exc:  # BackendError, a file that is not sesh's
+        return _error(args, FAILED, str(exc))
+    except OSError as exc:  # the system: what sesh check writes, a pipe closed under it
+        _silence_stdout()
+        return _error(args, FAILED, f"{exc.strerror or type(exc).__name__}")
 
 
 def _error(args: argparse.Namespace, status: int, message: str) -> int:
-    line = message.splitlines()[0] if message else "failed"
-    if args.json:
-        print(json.dumps({"error": line}), file=sys.stderr)
-    else:
-        print(f"sesh: error: {line}", file=sys.stderr)
+    line = mask(message.splitlines()[0] if message else "failed")
+    try:
+        if args.json:
+            print(json.dumps({"error": line}), file=sys.stderr)
+        else:
+            print(f"sesh: error: {line}", file=sys.stderr)
+    except (OSError, UnicodeEncodeError):
+        pass  # nowhere left to say it: the exit status still does
     return status
 
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
 import sqlite3
+import stat
 import subprocess
 import sys
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from sesh import cli
 from tests.servers import free_port
 
 SESH = Path(sys.executable).with_name("sesh")
@@ -23,19 +28,30 @@ def home(tmp_path: Path) -> Path:
     return tmp_path / "home"
 
 
+def clean_env(home: Path) -> dict[str, str]:
+    """This environment with no SESH_ or XDG_ settings, and HOME at ``home``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SESH_", "XDG_"))}
+    return {**clean, "HOME": str(home)}
+
+
 def sesh(
-    *args: str, home: Path, env: dict[str, str] | None = None, timeout: float = 60
+    *args: str,
+    home: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    stdin: str | None = None,
+    umask: int = -1,
 ) -> subprocess.CompletedProcess[str]:
     """Runs the console script in a scratch directory (and HOME), with no SESH_ settings."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SESH_", "XDG_"))}
-    clean["HOME"] = str(home)
     return subprocess.run(
         [str(SESH), *args],
-        env={**clean, **(env or {})},
+        env={**clean_env(home), **(env or {})},
         cwd=home.parent,
         capture_output=True,
         text=True,
         timeout=timeout,
+        input=stdin,
+        umask=umask,
     )
 
 
@@ -222,3 +238,128 @@ def test_check_without_the_testing_extra_says_what_to_install(home: Path) -> Non
     )
     assert_one_line_error(result, 2)
     assert "pip install 'sesh[testing]'" in result.stderr
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_embedded_database_is_private(home: Path) -> None:
+    # umask 022, the common default: without sesh's own modes, 0755 and 0644.
+    made = sesh("set", "alice", home=home, umask=0o022)
+    assert made.returncode == 0, made.stderr
+    data = home / ".local" / "share" / "sesh"
+    assert [mode(p) for p in (home / ".local", home / ".local" / "share", data)] == [0o700] * 3
+    assert {p.name: mode(p) for p in data.iterdir()} == {"sessions.db": 0o600}
+
+
+@pytest.mark.parametrize("verb", [["get"], ["get", "--touch"], ["liv"], ["rotate"], ["die"]])
+def test_a_session_id_of_dash_is_read_from_stdin(home: Path, verb: list[str]) -> None:
+    env = {"SESH_TTL": "60"}
+    session_id = sesh("set", "alice", home=home, env=env).stdout.strip()
+    result = sesh(*verb, "-", home=home, env=env, stdin=session_id + "\n")
+    assert result.returncode == 0, result.stderr
+    if verb[0] == "get":
+        assert result.stdout == "alice\n"
+    crlf = sesh("get", "-", home=home, env=env, stdin=session_id + "\r\n")
+    assert crlf.returncode == (1 if verb[0] in ("rotate", "die") else 0)
+
+
+def test_stdin_gives_one_line_and_dash_stays_a_user_id(home: Path) -> None:
+    assert assert_one_line_error(sesh("get", "-", home=home, stdin=""), 2)
+    assert sesh("get", "-", home=home, stdin="x" * 100_000).returncode == 1  # no session
+    made = sesh("--json", "set", "-", home=home, stdin="ignored\n")
+    session_id = json.loads(made.stdout)["session_id"]
+    assert sesh("get", session_id, home=home).stdout == "-\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["get", "--url=redis://:hunter2@h/0", "x"],
+        ["redis://:hunter2@h/0", "get", "x"],
+        ["get", "redis://u:hunter2@h/0", "extra"],
+        ["--ttl", "redis+sentinel://h:1/s?sentinel_password=hunter2"],
+        ["set", "--url", "redis://:hunter2@h/0"],
+    ],
+)
+def test_usage_errors_mask_passwords(home: Path, args: list[str]) -> None:
+    message = assert_one_line_error(sesh(*args, home=home), 2)
+    assert "hunter2" not in message
+
+
+def test_a_data_directory_that_cannot_be_made_is_bad_input(home: Path) -> None:
+    result = sesh("set", "a", home=home, env={"XDG_DATA_HOME": "/etc/passwd"})
+    assert "data directory" in assert_one_line_error(result, 2)
+
+
+def test_no_home_directory_is_bad_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An unknown uid with no $HOME: the password database has no entry for it. (Running
+    # as such a uid needs root and a Python it may execute, so its lookup is made to fail.)
+    import pwd
+
+    def unknown(uid: int) -> Any:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    for name in ("HOME", "XDG_DATA_HOME", "SESH_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", unknown)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        assert cli.main(["set", "a"]) == 2
+    assert "no home directory" in err.getvalue()
+    assert err.getvalue().count("\n") == 1
+
+
+def sessions_in(db: Path) -> int:
+    with closing(sqlite3.connect(db)) as conn:
+        count: int = conn.execute("SELECT count(*) FROM sesh_sessions").fetchone()[0]
+    return count
+
+
+def test_a_closed_stdout_fails_and_ends_the_session_it_made(home: Path, tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    env = {**clean_env(home), "SESH_URL": f"sqlite:///{db}"}
+    run = subprocess.Popen(
+        [str(SESH), "set", "alice"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert run.stdout is not None
+    run.stdout.close()  # the reader is gone before sesh writes: sesh set | true
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 3, stderr
+    assert "Traceback" not in stderr
+    assert len(stderr.strip().splitlines()) == 1, stderr
+    assert "cannot write the output" in stderr
+    assert sessions_in(db) == 0
+
+
+def test_stdout_on_a_full_device_fails_and_ends_the_session(home: Path, tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    with open("/dev/full", "w") as full:
+        run = subprocess.run(
+            [str(SESH), "--url", f"sqlite:///{db}", "set", "alice"],
+            env=clean_env(home),
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert run.returncode == 3, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert "No space left" in run.stderr
+    assert sessions_in(db) == 0
+
+
+def test_a_user_id_the_output_encoding_cannot_show(home: Path) -> None:
+    env = {"PYTHONIOENCODING": "ascii", "SESH_TTL": "60"}
+    session_id = sesh("set", "zoë", home=home, env=env).stdout.strip()
+    assert len(session_id) == 44
+    result = sesh("get", "-", home=home, env=env, stdin=session_id + "\n")
+    assert "cannot write the output" in assert_one_line_error(result, 3)
+    assert sesh("--json", "get", session_id, home=home, env=env).stdout == (
+        '{"user_id": "zo\\u00eb"}\n'
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 import redis
@@ -10,6 +11,7 @@ import redis.asyncio
 import redis.sentinel
 
 import sesh
+from sesh.backends._redis_clients import check_url
 from sesh.backends.memory import AsyncMemoryStore, MemoryStore
 from sesh.backends.redis import AsyncRedisStore, RedisStore
 
@@ -149,7 +151,7 @@ def test_bad_cluster_and_sentinel_urls(url: str, message: str) -> None:
 
 
 def test_an_unreachable_cluster_is_a_backend_error() -> None:
-    with pytest.raises(sesh.BackendError, match="cannot reach Redis") as caught:
+    with pytest.raises(sesh.BackendError, match="connecting to Redis failed") as caught:
         sesh.from_url("redis+cluster://:hunter2@127.0.0.1:1")
     assert "hunter2" not in str(caught.value)
 
@@ -157,3 +159,46 @@ def test_an_unreachable_cluster_is_a_backend_error() -> None:
 def test_bad_settings_fail_before_any_connection() -> None:
     with pytest.raises(ValueError, match="ttl"):
         sesh.from_url("redis+cluster://127.0.0.1:1", ttl=-1)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("redis://h/notanumber", "database .* must be a number"),
+        ("redis://:hunter2@h/0?bogus=1", "unknown option 'bogus'"),
+        ("redis://h/0?socket_timout=5", "did you mean 'socket_timeout'"),
+        ("redis://h/0?socket_timeout=-1", "socket_timeout .* at least"),
+        ("redis://h/0?socket_timeout=0", "socket_timeout .* at least"),
+        ("redis://h/0?socket_timeout=nan", "socket_timeout"),
+        ("redis://h/0?socket_connect_timeout=soon", "socket_connect_timeout"),
+        ("redis://h/0?max_connections=0", "max_connections"),
+        ("rediss://h/0?ssl_cert_reqz=none", "did you mean 'ssl_cert_reqs'"),
+        ("unix:///tmp/r.sock?db=x", "db"),
+        ("redis+cluster://h:1?read_from_replica=true", "did you mean 'read_from_replicas'"),
+        ("redis+cluster://h:1?socket_timeout=-1", "socket_timeout"),
+        ("redis+sentinel://:hunter2@h:1/svc?sentinel_pasword=x", "sentinel_password"),
+        ("redis+sentinel://h:1/svc?socket_timeout=-3", "socket_timeout"),
+    ],
+)
+@pytest.mark.parametrize("make", [sesh.from_url, sesh.async_from_url], ids=["sync", "async"])
+def test_what_would_fail_later_is_refused_at_once(url: str, message: str, make: Any) -> None:
+    with pytest.raises(ValueError, match=message) as caught:
+        make(url)
+    assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://h/0?socket_timeout=2.5&client_name=app&health_check_interval=30",
+        "rediss://h/1?ssl_cert_reqs=none&ssl_check_hostname=false",
+        "unix:///tmp/r.sock?db=3&socket_timeout=1",
+        "redis+cluster://h:1?read_from_replicas=true",
+        "redis+sentinel://h:1/svc/2?sentinel_password=x&socket_timeout=0.5",
+    ],
+)
+def test_what_redis_py_takes_is_taken(url: str) -> None:
+    check_url(url, asyncio=False)
+    check_url(url, asyncio=True)
+    if "cluster" not in url:  # a cluster client asks for its slot map at once
+        sesh.from_url(url).close()

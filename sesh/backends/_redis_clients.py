@@ -16,19 +16,25 @@ defaults.
 
 from __future__ import annotations
 
+import difflib
+import inspect
+import math
+from functools import cache
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import redis
 import redis.asyncio
 import redis.asyncio.cluster
+import redis.asyncio.connection
 import redis.asyncio.retry
 import redis.asyncio.sentinel
 import redis.cluster
+import redis.connection
 import redis.retry
 import redis.sentinel
 from redis.backoff import ExponentialBackoff, NoBackoff
-from redis.connection import parse_url
+from redis.connection import URL_QUERY_ARGUMENT_PARSERS, parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 __all__ = ["CLIENT_DEFAULTS", "POOL_WAIT", "client_from_url", "is_replicated"]
@@ -74,9 +80,93 @@ def _options(scheme: str, userinfo: str, path: str, query: str) -> dict[str, Any
     return {**CLIENT_DEFAULTS, **options}
 
 
+# Numeric URL options, by the least each may be (a timeout of 0 makes a socket that never
+# waits, so every call would fail as if Redis were down).
+_AT_LEAST = {
+    "socket_timeout": (0.0, False),
+    "socket_connect_timeout": (0.0, False),
+    "timeout": (0.0, False),
+    "max_connections": (1, True),
+    "socket_read_size": (1, True),
+    "db": (0, True),
+    "health_check_interval": (0, True),
+}
+
+
+@cache
+def known_options(scheme: str, asyncio: bool) -> frozenset[str]:
+    """The query options redis-py takes for a URL of ``scheme``: read from the installed
+    redis-py's own classes (the parameters of the connection, pool or cluster client the
+    URL makes), since they differ from one release to the next."""
+    lib: Any = redis.asyncio.connection if asyncio else redis.connection
+    tls = scheme.startswith("rediss")
+    if scheme.endswith("+cluster"):
+        cluster: Any = redis.asyncio.cluster if asyncio else redis.cluster
+        classes = [cluster.RedisCluster]
+        extra = set() if asyncio else set(redis.cluster.REDIS_ALLOWED_KEYS)
+    else:
+        kind = "UnixDomainSocketConnection" if scheme == "unix" else "Connection"
+        classes = [getattr(lib, "SSLConnection" if tls else kind), lib.BlockingConnectionPool]
+        extra = {"sentinel_password"} if scheme.endswith("+sentinel") else set()
+    names = set(URL_QUERY_ARGUMENT_PARSERS) | extra
+    for cls in classes:
+        for base in cls.__mro__:
+            init = vars(base).get("__init__")
+            if init is not None:
+                names |= set(inspect.signature(init).parameters)
+    names -= {"self", "args", "kwargs", "host", "port", "path", "startup_nodes", "url"}
+    return frozenset(names)
+
+
+def check_url(url: str, *, asyncio: bool) -> None:
+    """Refuses what redis-py would take and fail on later: a database that is not a
+    number, a query option it does not know, a bad number.
+
+    Raises:
+        ValueError: any of these, named (never with the URL: it may hold a password).
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("redis", "rediss"):
+        db = parts.path.strip("/")
+        if db and not db.isdigit():
+            raise ValueError("the database in a Redis URL must be a number (redis://host/0)")
+    known = known_options(scheme, asyncio)
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name not in known:
+            near = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise ValueError(
+                f"unknown option {name[:40]!r} in a Redis URL (redis-py {redis.__version__}"
+                f" does not take it){hint}"
+            )
+        if name in _AT_LEAST:
+            _check_number(name, value, *_AT_LEAST[name])
+
+
+def _check_number(name: str, text: str, least: float, whole: bool) -> None:
+    try:
+        number = int(text) if whole else float(text)
+    except ValueError:
+        kind = "a whole number" if whole else "a number of seconds"
+        raise ValueError(f"{name} in a Redis URL must be {kind}") from None
+    if math.isnan(number) or math.isinf(number) or number < least or (number == 0 and not whole):
+        raise ValueError(
+            f"{name} in a Redis URL must be at least {least}"
+            + ("" if whole else " and finite (seconds)")
+        )
+
+
 def client_from_url(url: str, *, asyncio: bool) -> Any:
-    """A redis-py client (sync, or asyncio) for any URL that sesh's Redis stores take."""
+    """A redis-py client (sync, or asyncio) for any URL that sesh's Redis stores take.
+
+    Raises:
+        ValueError: a malformed URL, an unknown query option or a bad value (``check_url``).
+    """
     scheme = url.partition("://")[0].lower()
+    if scheme in ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster",
+                  "redis+sentinel", "rediss+sentinel"):  # fmt: skip
+        check_url(url, asyncio=asyncio)
     lib: Any = redis.asyncio if asyncio else redis
     retry_class: Any = redis.asyncio.retry.Retry if asyncio else redis.retry.Retry
     if scheme in ("redis", "rediss", "unix"):

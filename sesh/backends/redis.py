@@ -72,6 +72,7 @@ from sesh._core import (
     Take,
     Ttl,
 )
+from sesh._redact import backend_error
 from sesh._store import AsyncStore, BaseStore, SyncStore
 from sesh.backends._redis_clients import CLIENT_DEFAULTS, client_from_url, is_replicated
 from sesh.backends._redis_scripts import (
@@ -188,9 +189,11 @@ def _text(reply: Any) -> Any:
         raise BackendError("the stored user id is not UTF-8 text") from exc
 
 
-def _error(command: tuple[Any, ...], exc: Exception) -> BackendError:
-    # The command's name only: its arguments hold the session key.
-    return BackendError(f"Redis {command[0]} failed: {type(exc).__name__}: {exc}")
+def _error(command: tuple[Any, ...], exc: BaseException) -> BackendError:
+    # The command's name, and what the driver said less what it quoted of the arguments
+    # (they hold the session key). EVALSHA's first argument is the script's hash.
+    secrets = [a for a in command[1:] if isinstance(a, str)]
+    return backend_error(f"Redis {command[0]}", exc, secrets)
 
 
 class _Retry:
@@ -202,14 +205,16 @@ class _Retry:
         self._until = time.monotonic() + seconds
         self._delay = 0.01
 
-    def after(self, command: tuple[Any, ...], exc: Exception) -> tuple[float, tuple[Any, ...]]:
-        """How long to wait, and what to send next; raises BackendError when it is time
-        to stop."""
+    def after(
+        self, command: tuple[Any, ...], exc: Exception
+    ) -> tuple[float, tuple[Any, ...]] | BackendError:
+        """How long to wait and what to send next, or the error to raise when it is time
+        to stop (raised by the caller outside its ``except``: see ``sesh._redact``)."""
         unscripted = _unscripted(command, exc)
         if unscripted is not None:
             return 0.0, unscripted
         if not isinstance(exc, _RETRYABLE) or time.monotonic() + self._delay > self._until:
-            raise _error(command, exc) from exc
+            return _error(command, exc)
         delay, self._delay = self._delay, min(self._delay * 2, 0.05)
         return delay, command
 
@@ -273,10 +278,13 @@ class _RedisStoreBase(BaseStore):
         (``rediss+`` for TLS); see ``sesh.backends._redis_clients``.
         """
         SessionCore(prefix, ttl, **options)  # bad settings fail before a client exists
+        error: BackendError | None = None
         try:
             client = client_from_url(url, asyncio=cls._asyncio)
         except _DRIVER_ERRORS as exc:  # a cluster client asks for the slot map at once
-            raise BackendError(f"cannot reach Redis: {type(exc).__name__}: {exc}") from exc
+            error = backend_error("connecting to Redis", exc)
+        if error is not None:
+            raise error
         store = cls(client, prefix, ttl, retry_for=retry_for, **options)
         store._owns_client = True
         return store
@@ -326,8 +334,11 @@ class RedisStore(_RedisStoreBase, SyncStore):
                 break
             except Exception as exc:  # whatever the driver raises is the backend failing
                 retry = retry or _Retry(self._retry_for)
-                delay, command = retry.after(command, exc)
-                time.sleep(delay)
+                next_step = retry.after(command, exc)
+            if isinstance(next_step, BackendError):
+                raise next_step
+            delay, command = next_step
+            time.sleep(delay)
         return _result(op, reply)
 
 
@@ -377,10 +388,13 @@ class AsyncRedisStore(_RedisStoreBase, AsyncStore):
         async with self._ready:
             if self._ready is None:  # another caller did it while this one waited
                 return
+            error = None
             try:
                 await self._client.initialize()
             except Exception as exc:
-                raise BackendError(f"cannot reach Redis: {type(exc).__name__}: {exc}") from exc
+                error = backend_error("connecting to Redis", exc)
+            if error is not None:
+                raise error
             self._ready = None
 
     async def _send(self, op: Op) -> Any:
@@ -392,6 +406,9 @@ class AsyncRedisStore(_RedisStoreBase, AsyncStore):
                 break
             except Exception as exc:  # whatever the driver raises is the backend failing
                 retry = retry or _Retry(self._retry_for)
-                delay, command = retry.after(command, exc)
-                await asyncio.sleep(delay)
+                next_step = retry.after(command, exc)
+            if isinstance(next_step, BackendError):
+                raise next_step
+            delay, command = next_step
+            await asyncio.sleep(delay)
         return _result(op, reply)

@@ -1,7 +1,8 @@
 """SQLite stores: sessions in one file, for a single-server app with no Redis.
 
-Several processes (web workers) may share one file: the database runs in WAL mode with a
-busy timeout, and each operation is one autocommitted statement (needs SQLite 3.35+):
+Several processes (web workers) and threads may share one file: the database runs in WAL
+mode with a busy timeout, each call takes a connection of its own, and each operation is
+one autocommitted statement (needs SQLite 3.35+):
 
 =====================  ================================================================
 ``set``                ``INSERT ... ON CONFLICT DO UPDATE ... WHERE <the row expired>``
@@ -23,19 +24,22 @@ removed in batches through an index on the deadline, every ``PURGE_EVERY`` inser
 store, so the table does not grow without bound and no call scans it.
 
 Deadlines are wall-clock seconds (``time.time``), since processes share them; ``clock=``
-takes another clock, for tests.
+takes another clock, for tests. How the file is created (mode 0600), opened (WAL, every
+time) and checked is in ``sesh.backends._sqlite_files``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from typing_extensions import Self, Unpack
 
@@ -54,19 +58,38 @@ from sesh._core import (
     deadline,
     is_expired,
 )
+from sesh._redact import backend_error
 from sesh._store import AsyncStore, BaseStore, SyncStore
+from sesh.backends import _sqlite_files as files
 from sesh.errors import BackendError, SeshError
 
-__all__ = ["BUSY_TIMEOUT", "PURGE_BATCH", "PURGE_EVERY", "AsyncSqliteStore", "SqliteStore"]
+__all__ = [
+    "ASYNC_THREADS",
+    "BUSY_TIMEOUT",
+    "IDLE_CONNECTIONS",
+    "PURGE_BATCH",
+    "PURGE_EVERY",
+    "AsyncSqliteStore",
+    "SqliteStore",
+]
 
-APPLICATION_ID = 0x73657368  # "sesh": marks a file as a sesh database (PRAGMA application_id)
-SCHEMA_VERSION = 2  # PRAGMA user_version; MIGRATIONS[n] takes a database from n - 1 to n
+# Where other code and the tests found them before the file handling had a room of its own.
+APPLICATION_ID = files.APPLICATION_ID
+SCHEMA_VERSION = files.SCHEMA_VERSION
+MIGRATIONS = files.MIGRATIONS
+
 BUSY_TIMEOUT = 10.0
-"""Seconds a statement waits for another process's write to finish before failing."""
+"""Seconds a statement waits for another process's write to finish before failing, by
+default (``busy_timeout=`` sets another)."""
 PURGE_EVERY = 64
 """A store removes expired rows once every this many inserts."""
 PURGE_BATCH = 1024
 """Expired rows removed at most per purge (16 per insert: far above any insert rate)."""
+IDLE_CONNECTIONS = 8
+"""Connections a store keeps open between calls; more are opened while more threads call."""
+ASYNC_THREADS = 4
+"""Worker threads of each AsyncSqliteStore (its own: a store waiting on a lock never
+holds up the event loop's default executor)."""
 
 _LIVE = "(expires_at IS NULL OR expires_at > :now)"
 # A refreshed deadline: the new one, unless the absolute deadline (max_age) comes first.
@@ -89,54 +112,79 @@ _SQL = {
     "purge": "DELETE FROM sesh_sessions WHERE key IN (SELECT key FROM sesh_sessions"
     " WHERE expires_at <= :now LIMIT :batch)",
 }
-_SCHEMA = [
-    "CREATE TABLE sesh_sessions (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at REAL)"
-    " WITHOUT ROWID",
-    "CREATE INDEX sesh_sessions_expiry ON sesh_sessions (expires_at) WHERE expires_at IS NOT NULL",
-]
-# 2: the absolute deadline (max_age) and the user index (track_users) of a session.
-_USERS = [
-    "ALTER TABLE sesh_sessions ADD COLUMN max_at REAL",
-    "ALTER TABLE sesh_sessions ADD COLUMN user_index TEXT",
-    "CREATE INDEX sesh_sessions_user ON sesh_sessions (user_index) WHERE user_index IS NOT NULL",
-]
-MIGRATIONS: dict[int, list[str]] = {1: _SCHEMA, 2: _USERS}
 
 Clock = Callable[[], float]
 
 
 class _Database:
-    """One connection to a sesh database, shared by a store and safe across threads."""
+    """A sesh database file and the connections a store has open to it.
 
-    def __init__(self, path: str, clock: Clock | None) -> None:
+    Each call takes a connection of its own (an idle one, or a new one), so threads never
+    wait for each other in Python: under WAL, reads go on while another connection (or
+    process) writes, and writers wait for each other in SQLite's busy handler, each up to
+    the busy timeout. A private in-memory database lives in its one connection, so calls
+    take turns on it.
+    """
+
+    def __init__(self, path: str, clock: Clock | None, busy_timeout: float, file_mode: int) -> None:
         if sqlite3.sqlite_version_info < (3, 35):
             raise SeshError(f"the SQLite store needs SQLite 3.35+, not {sqlite3.sqlite_version}")
         self.path = path
         self._clock: Clock = time.time if clock is None else clock
-        self._lock = threading.Lock()
-        self._inserts = 0
+        self._busy_timeout = busy_timeout
+        self._private = path in (":memory:", "")
+        self._inserts = itertools.count(1)  # next() is atomic: no lock for the purge count
+        self._lock = threading.Lock()  # guards _idle and _closed only, never a statement
+        self._idle: list[sqlite3.Connection] = []
+        self._closed = False
+        # The one connection of a private database, taken in turns.
+        self._turn = threading.Lock() if self._private else None
+        if not self._private:
+            files.create_private(path, file_mode)
+        conn = files.connect(path, busy_timeout, private=self._private)
         try:
-            self._conn = sqlite3.connect(
-                path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as exc:
-            raise BackendError(f"cannot open the SQLite database {path}: {exc}") from exc
-        try:
-            _prepare(self._conn, path)
+            files.prepare(conn, path, busy_timeout)
         except BaseException:
-            self._conn.close()
+            conn.close()
             raise
+        self._idle.append(conn)
 
     def execute(self, op: Op) -> Any:
-        with self._lock:
-            now = self._clock()
-            try:
-                return self._run(op, now)
-            except sqlite3.Error as exc:
-                raise BackendError(f"SQLite {type(op).__name__} failed: {exc}") from exc
+        if self._turn is None:
+            return self._execute(op)
+        with self._turn:
+            return self._execute(op)
 
-    def _run(self, op: Op, now: float) -> Any:
-        run = self._conn.execute
+    def _execute(self, op: Op) -> Any:
+        conn = self._acquire()
+        try:
+            return self._run(conn, op, self._clock())
+        except sqlite3.Error as exc:
+            files.end_transaction(conn)
+            # The key is all a statement holds of the id; SQLite's text quotes neither.
+            error = backend_error(f"SQLite {type(op).__name__}", exc, _secrets(op))
+        finally:
+            self._release(conn)
+        raise error  # outside the except: see sesh._redact
+
+    def _acquire(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._closed:
+                raise BackendError(f"the SQLite store on {self.path} is closed")
+            if self._idle:
+                return self._idle.pop()
+        return files.connect(self.path, self._busy_timeout, private=self._private)
+
+    def _release(self, conn: sqlite3.Connection) -> None:
+        with self._lock:
+            keep = not self._closed and not conn.in_transaction
+            if keep and len(self._idle) < IDLE_CONNECTIONS:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def _run(self, conn: sqlite3.Connection, op: Op, now: float) -> Any:
+        run = conn.execute
         if type(op) is Fetch:
             if op.touch_ms is None:
                 row = run(_SQL["get"], {"key": op.key, "now": now}).fetchone()
@@ -145,11 +193,10 @@ class _Database:
                 row = run(_SQL["touch"], {"key": op.key, "now": now, "exp": exp}).fetchone()
             return None if row is None else row[0]
         if type(op) is Insert:
-            self._inserts += 1
-            if self._inserts % PURGE_EVERY == 0:
+            if next(self._inserts) % PURGE_EVERY == 0:
                 run(_SQL["purge"], {"now": now, "batch": PURGE_BATCH})
             max_at = deadline(now, op.max_age_ms)
-            return self._insert(op.key, op.value, now, op.ttl_ms, max_at, op.user_index)
+            return _insert(conn, op.key, op.value, now, op.ttl_ms, max_at, op.user_index)
         if type(op) is Refresh:
             if op.ttl_ms is None:
                 return run(_SQL["exists"], {"key": op.key, "now": now}).fetchone() is not None
@@ -159,7 +206,7 @@ class _Database:
             row = run(_SQL["delete"], {"key": op.key}).fetchone()
             return row is not None and not is_expired(row[0], now)
         if type(op) is Rotate:
-            return self._rotate(op, now)
+            return _rotate(conn, op, now)
         if type(op) is ListUser:
             rows = run(_SQL["list"], {"index": op.user_index, "now": now}).fetchall()
             return [key[len(op.head) :] for (key,) in rows]
@@ -168,83 +215,51 @@ class _Database:
             return sum(1 for (expires_at,) in rows if not is_expired(expires_at, now))
         raise TypeError(f"unknown operation {type(op).__name__}")
 
-    def _insert(
-        self,
-        key: str,
-        value: str,
-        now: float,
-        ttl_ms: int | None,
-        max_at: float | None,
-        index: str | None,
-    ) -> bool:
-        exp = capped(deadline(now, ttl_ms), max_at)
-        params = {"key": key, "value": value, "exp": exp, "max_at": max_at, "index": index}
-        return self._conn.execute(_SQL["insert"], {**params, "now": now}).rowcount == 1
-
-    def _rotate(self, op: Rotate, now: float) -> bool | None:
-        run = self._conn.execute
-        run("BEGIN IMMEDIATE")
-        try:
-            row = run(_SQL["take"], {"key": op.key, "now": now}).fetchone()
-            moved = None
-            if row is not None:
-                value, max_at, index = row
-                moved = self._insert(op.new_key, value, now, op.ttl_ms, max_at, index)
-            if moved:
-                run(_SQL["delete"], {"key": op.key}).fetchall()
-        except BaseException:
-            run("ROLLBACK")
-            raise
-        run("COMMIT")
-        return moved
-
     def close(self) -> None:
+        """Closes the idle connections now, and those in use as their calls end."""
         with self._lock:
-            self._conn.close()
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
 
-def _prepare(conn: sqlite3.Connection, path: str) -> None:
-    """Checks that the file is a sesh database, creating or migrating its schema."""
+def _secrets(op: Op) -> list[str]:
+    return [value for value in op if isinstance(value, str)]
+
+
+def _insert(
+    conn: sqlite3.Connection,
+    key: str,
+    value: str,
+    now: float,
+    ttl_ms: int | None,
+    max_at: float | None,
+    index: str | None,
+) -> bool:
+    exp = capped(deadline(now, ttl_ms), max_at)
+    params = {"key": key, "value": value, "exp": exp, "max_at": max_at, "index": index}
+    return conn.execute(_SQL["insert"], {**params, "now": now}).rowcount == 1
+
+
+def _rotate(conn: sqlite3.Connection, op: Rotate, now: float) -> bool | None:
+    run = conn.execute
+    run("BEGIN IMMEDIATE")
     try:
-        # WAL lets readers go on while one process writes; NORMAL syncs at checkpoints
-        # only: a power cut may lose the last sessions written, never corrupt the file.
-        conn.execute("PRAGMA synchronous = NORMAL")
-        app_id, version = _stamp(conn)
-        if app_id == APPLICATION_ID and version == SCHEMA_VERSION:
-            return
-        if path != ":memory:":
-            conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("BEGIN IMMEDIATE")  # one process sets up; the others wait, then see it
-        try:
-            app_id, version = _stamp(conn)
-            tables = conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]
-            if app_id == 0 and version == 0 and tables == 0:
-                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            elif app_id != APPLICATION_ID:
-                raise SeshError(f"{path} is not a sesh database (it holds other data)")
-            elif version > SCHEMA_VERSION:
-                raise SeshError(
-                    f"{path} has sesh schema {version}, newer than this sesh knows"
-                    f" ({SCHEMA_VERSION}): upgrade sesh"
-                )
-            for step in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[step]:
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-    except sqlite3.DatabaseError as exc:
-        raise SeshError(f"{path} is not a sesh database: {exc}") from exc
-    except sqlite3.Error as exc:
-        raise BackendError(f"cannot set up the SQLite database {path}: {exc}") from exc
-
-
-def _stamp(conn: sqlite3.Connection) -> tuple[int, int]:
-    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    return app_id, version
+        row = run(_SQL["take"], {"key": op.key, "now": now}).fetchone()
+        moved = None
+        if row is not None:
+            value, max_at, index = row
+            moved = _insert(conn, op.new_key, value, now, op.ttl_ms, max_at, index)
+        if moved:
+            run(_SQL["delete"], {"key": op.key}).fetchall()
+        run("COMMIT")
+    except BaseException:
+        # A failed statement or COMMIT (a lock, a full disk) must not leave the
+        # connection inside the transaction: later writes would never be committed.
+        files.end_transaction(conn)
+        raise
+    return moved
 
 
 def path_from_url(url: str) -> str:
@@ -253,12 +268,43 @@ def path_from_url(url: str) -> str:
     ``sqlite:///relative.db``, ``sqlite:////absolute/path.db``, and ``sqlite://`` for a
     private in-memory database.
     """
+    return _parse_url(url)[0]
+
+
+def _parse_url(url: str) -> tuple[str, dict[str, Any]]:
+    # The path, and the store options of the query (?busy_timeout=5&file_mode=0660).
     parts = urlsplit(url)
-    if parts.scheme != "sqlite" or parts.netloc or parts.query or parts.fragment:
+    if parts.scheme != "sqlite" or parts.netloc or parts.fragment:
         raise ValueError(
             "a SQLite store URL is sqlite:///relative.db, sqlite:////absolute.db or sqlite://"
         )
-    return unquote(parts.path[1:]) or ":memory:"
+    options: dict[str, Any] = {}
+    for name, value in parse_qsl(parts.query, keep_blank_values=True, strict_parsing=False):
+        if name not in _URL_OPTIONS or name in options:
+            known = ", ".join(_URL_OPTIONS)
+            raise ValueError(
+                f"unknown or repeated option {name[:40]!r} in a SQLite store URL"
+                f" (sqlite:///file.db?... knows {known})"
+            )
+        options[name] = _URL_OPTIONS[name](value)
+    return unquote(parts.path[1:]) or ":memory:", options
+
+
+def _seconds(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError("busy_timeout in a SQLite store URL must be seconds") from None
+
+
+def _mode(text: str) -> int:
+    try:
+        return int(text.removeprefix("0o"), 8)
+    except ValueError:
+        raise ValueError("file_mode in a SQLite store URL must be octal, such as 0660") from None
+
+
+_URL_OPTIONS: dict[str, Callable[[str], Any]] = {"busy_timeout": _seconds, "file_mode": _mode}
 
 
 class _SqliteStoreBase(BaseStore):
@@ -271,12 +317,20 @@ class _SqliteStoreBase(BaseStore):
         ttl: Ttl = None,
         *,
         clock: Clock | None = None,
+        busy_timeout: float = BUSY_TIMEOUT,
+        file_mode: int = files.FILE_MODE,
         **options: Unpack[Options],
     ) -> None:
         if not isinstance(path, (str, Path)):
             raise TypeError(f"path must be a str or a Path, not {type(path).__name__}")
         super().__init__(prefix, ttl, **options)
-        self._db = _Database(str(path), clock)
+        busy_timeout = files.check_busy_timeout(busy_timeout)
+        file_mode = files.check_file_mode(file_mode)
+        self._db = _Database(str(path), clock, busy_timeout, file_mode)
+        self._attach()
+
+    def _attach(self) -> None:
+        """Whatever a store needs besides its database (nothing, by default)."""
 
     @classmethod
     def from_url(
@@ -285,10 +339,21 @@ class _SqliteStoreBase(BaseStore):
         *,
         prefix: str = "sesh",
         ttl: Ttl = None,
+        busy_timeout: float | None = None,
+        file_mode: int | None = None,
         **options: Unpack[Options],
     ) -> Self:
-        """A store on the database file of a ``sqlite://`` URL (see ``path_from_url``)."""
-        return cls(path_from_url(url), prefix, ttl, **options)
+        """A store on the database file of a ``sqlite://`` URL (see ``path_from_url``).
+
+        The URL's query may set ``busy_timeout`` (seconds) and ``file_mode`` (octal):
+        ``sqlite:///sessions.db?file_mode=0660``; the keyword arguments win over it.
+        """
+        path, settings = _parse_url(url)
+        if busy_timeout is not None:
+            settings["busy_timeout"] = busy_timeout
+        if file_mode is not None:
+            settings["file_mode"] = file_mode
+        return cls(path, prefix, ttl, **settings, **options)
 
     @property
     def path(self) -> str:
@@ -297,23 +362,27 @@ class _SqliteStoreBase(BaseStore):
 
 
 class SqliteStore(_SqliteStoreBase, SyncStore):
-    """A SessionStore in a SQLite file, safe for several processes on one machine.
+    """A SessionStore in a SQLite file, safe for several processes and threads.
 
     Args:
         path: the database file (created with its schema if missing), or ``":memory:"``.
         prefix: key prefix; sessions are rows keyed ``<prefix>:<session id>``.
         ttl: session lifetime in seconds or a timedelta; None or 0 for never.
         clock: wall-clock seconds; defaults to ``time.time``.
+        busy_timeout: seconds a call waits for another writer's lock (default 10).
+        file_mode: the permission bits of a file the store creates (default 0o600: its
+            owner alone; 0o660 to share it with a group). An existing file keeps its own.
         options: ``track_users``, ``max_age``, ``hash_ids`` (``sesh.Options``; the README).
 
     Raises:
         SeshError: the file is not a sesh database, or has a newer schema.
+        BackendError: the file cannot be created or opened, is read-only, or stays locked.
     """
 
     __slots__ = ()
 
     def close(self) -> None:
-        """Closes the database connection."""
+        """Closes the database connections."""
         self._db.close()
 
     def _execute(self, op: Op) -> Any:
@@ -321,16 +390,30 @@ class SqliteStore(_SqliteStoreBase, SyncStore):
 
 
 class AsyncSqliteStore(_SqliteStoreBase, AsyncStore):
-    """An AsyncSessionStore in a SQLite file: SqliteStore, run in a worker thread.
+    """An AsyncSessionStore in a SQLite file: SqliteStore, run in worker threads of its own
+    (``ASYNC_THREADS``).
 
     Takes the same arguments as ``SqliteStore``.
     """
 
-    __slots__ = ()
+    __slots__ = ("_executor",)
+
+    def _attach(self) -> None:
+        self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
+            ASYNC_THREADS, thread_name_prefix="sesh-sqlite"
+        )
 
     async def aclose(self) -> None:
-        """Closes the database connection."""
-        await asyncio.to_thread(self._db.close)
+        """Closes the database connections and stops the store's threads."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            try:
+                await asyncio.get_running_loop().run_in_executor(executor, self._db.close)
+            finally:
+                executor.shutdown(wait=False)
 
     async def _execute(self, op: Op) -> Any:
-        return await asyncio.to_thread(self._db.execute, op)
+        if self._executor is None:
+            raise BackendError(f"the SQLite store on {self.path} is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._db.execute, op)
