@@ -42,11 +42,16 @@ def from_url(url: str, *, prefix: str = "sesh", ttl: Ttl = None, **options: Any)
     an in-memory database), or a redis-py URL (``redis://``, ``rediss://``, ``unix://``).
 
     ``options`` go to the backend's ``from_url``: ``track_users=``, ``max_age=`` and
-    ``hash_ids=`` for every backend, ``retry_for=`` for Redis.
+    ``hash_ids=`` for every backend, ``retry_for=`` for Redis, ``busy_timeout=`` and
+    ``file_mode=`` for SQLite.
 
     Raises:
         TypeError: ``url``, ``prefix`` or ``ttl`` has the wrong type, or an option is unknown.
-        ValueError: an unknown scheme, a malformed URL, or a bad prefix or ttl.
+        ValueError: an unknown scheme, a malformed URL (a database that is not a number, a
+            query option the backend does not take, a bad value in one), or a bad prefix
+            or ttl. Nothing that would only fail at the first call is let through.
+        SeshError: a ``sqlite://`` file that is not a sesh database (``BackendError`` if
+            it cannot be opened, or a Cluster that cannot be reached).
     """
     store: SeshStore = _store_class(url, 1).from_url(url, prefix=prefix, ttl=ttl, **options)
     return store

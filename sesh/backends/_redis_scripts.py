@@ -37,6 +37,15 @@ local function deadline(now, ttl, max_at)
   if max_at and (not d or max_at < d) then d = max_at end
   return d
 end
+-- A key under the prefix that sesh did not write (another type) is never made a session,
+-- and nothing is written before this check: a script that fails halfway would leave keys
+-- without their expiry.
+local function refuse_foreign(key, kind)
+  local t = redis.call('TYPE', key).ok
+  if t ~= 'none' and t ~= kind then
+    return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value')
+  end
+end
 local function expire(key, d)
   if d then redis.call('PEXPIREAT', key, fmt(d)) else redis.call('PERSIST', key) end
 end
@@ -66,16 +75,20 @@ def _script(body: str) -> Script:
 INSERT = _script("""
 -- KEYS: session [, user index]; ARGV: user id, ttl ms, max_age ms ('' for none), member
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if KEYS[2] then
+  local refused = refuse_foreign(KEYS[2], 'zset')
+  if refused then return refused end
+end
 local now = now_ms()
 local max_at = ARGV[3] ~= '' and now + tonumber(ARGV[3]) or false
 local d = deadline(now, ARGV[2], max_at)
 redis.call('HSET', KEYS[1], 'u', ARGV[1])
+expire(KEYS[1], d)
 if max_at then redis.call('HSET', KEYS[1], 'a', fmt(max_at)) end
 if KEYS[2] then
   redis.call('HSET', KEYS[1], 'i', KEYS[2])
   index_put(KEYS[2], ARGV[4], d, now)
 end
-expire(KEYS[1], d)
 return 1
 """)
 
@@ -83,6 +96,10 @@ REFRESH = _script("""
 -- KEYS: session; ARGV: ttl ms, member. Returns the user id, or nil.
 local s = redis.call('HMGET', KEYS[1], 'u', 'a', 'i')
 if not s[1] then return false end
+if s[3] and ARGV[2] ~= '' then
+  local refused = refuse_foreign(s[3], 'zset')
+  if refused then return refused end
+end
 local now = now_ms()
 local d = deadline(now, ARGV[1], s[2] and tonumber(s[2]) or false)
 expire(KEYS[1], d)
@@ -91,24 +108,31 @@ return s[1]
 """)
 
 DELETE = _script("""
--- KEYS: session; ARGV: member
-local index = redis.call('HGET', KEYS[1], 'i')
-if index then redis.call('ZREM', index, ARGV[1]) end
+-- KEYS: session; ARGV: member. A session ends even if its index is not sesh's any more.
+local index = redis.call('TYPE', KEYS[1]).ok == 'hash' and redis.call('HGET', KEYS[1], 'i')
+if index and redis.call('TYPE', index).ok == 'zset' then redis.call('ZREM', index, ARGV[1]) end
 return redis.call('DEL', KEYS[1])
 """)
 
 ROTATE = _script("""
--- KEYS: old session, new session; ARGV: ttl ms, old member, new member.
+-- KEYS: old session, new session; ARGV: ttl ms, old member, new member, and the type of a
+-- session in this layout ('string', or 'hash' with max_age or track_users).
 -- Returns 1 if moved, 0 if the new key is taken, nil if there is no old session.
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local refused = refuse_foreign(KEYS[1], ARGV[4])
+if refused then return refused end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-redis.call('RENAME', KEYS[1], KEYS[2])
 local max_at, index = false, false
-if redis.call('TYPE', KEYS[2]).ok == 'hash' then
-  local s = redis.call('HMGET', KEYS[2], 'a', 'i')
+if ARGV[4] == 'hash' then
+  local s = redis.call('HMGET', KEYS[1], 'a', 'i')
   max_at = s[1] and tonumber(s[1]) or false
   index = s[2]
+  if index then
+    refused = refuse_foreign(index, 'zset')
+    if refused then return refused end
+  end
 end
+redis.call('RENAME', KEYS[1], KEYS[2])
 local now = now_ms()
 local d = deadline(now, ARGV[1], max_at)
 expire(KEYS[2], d)

@@ -51,7 +51,6 @@ from redis.exceptions import (
     ReadOnlyError,
     RedisClusterException,
     RedisError,
-    SlotNotCoveredError,
     TryAgainError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -104,7 +103,10 @@ _RETRYABLE = (
     TryAgainError,
     ReadOnlyError,  # a demoted primary, before the client learns of the new one
     ClusterError,
-    SlotNotCoveredError,
+    # The client's own view of the topology failing: "Redis Cluster cannot be connected"
+    # while every node it asks stalls, slots not covered, nodes that disagree. sesh's
+    # single-key commands never meet this type's other uses (keyless or cross-slot).
+    RedisClusterException,
 )
 # What making a client can raise for an unreachable server (bad URLs raise ValueError).
 _DRIVER_ERRORS = (RedisError, RedisClusterException)
@@ -145,7 +147,8 @@ def _command(op: Op, tagged: bool) -> tuple[Any, ...]:
             return ("DEL", op.key)
         return _eval(DELETE, [op.key], op.member)
     if type(op) is Rotate:
-        return _eval(ROTATE, [op.key, op.new_key], op.ttl_ms, op.member, op.new_member)
+        kind = "hash" if tagged else "string"  # what a session is; any other type is foreign
+        return _eval(ROTATE, [op.key, op.new_key], op.ttl_ms, op.member, op.new_member, kind)
     if type(op) is ListUser:
         return _eval(LIST_USER, [op.user_index], op.head)
     if type(op) is DeleteUser:

@@ -7,6 +7,8 @@ in tests/test_cli.py.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -116,3 +118,30 @@ def test_replicated_stores_retry_through_failovers_by_default(
         assert store.retry_for == 0
     with RedisStore.from_url(redis_url, retry_for=2) as store:
         assert store.retry_for == 2
+
+
+def pause_every_node(cluster: Cluster, ms: int) -> None:
+    for node in cluster.nodes:
+        with redis.Redis(port=node.port) as client:
+            client.execute_command("CLIENT", "PAUSE", ms, "ALL")
+
+
+def test_a_cluster_stall_shorter_than_retry_for_is_waited_out(redis_cluster: Cluster) -> None:
+    # With every node stalled past the socket timeout, redis-py asks each for the slot map
+    # again and gives up: "Redis Cluster cannot be connected". A stall is what retry_for
+    # is for, so the call waits it out.
+    url = redis_cluster.url + "?socket_timeout=0.1"
+    with RedisStore.from_url(url, ttl=60) as store:
+        session_id = store.set("alice")
+        pause_every_node(redis_cluster, 1500)
+        started = time.monotonic()
+        assert store.get(session_id) == "alice"
+        assert 1.0 < time.monotonic() - started < FAILOVER_RETRY_SECONDS
+
+    async def scenario() -> None:
+        async with AsyncRedisStore.from_url(url, ttl=60) as astore:
+            async_id = await astore.set("bob")
+            pause_every_node(redis_cluster, 1500)
+            assert await astore.get(async_id) == "bob"
+
+    asyncio.run(scenario())
