@@ -1,99 +1,209 @@
 """A primary killed under a steady stream of set/get: what callers saw, and what was kept.
 
+Two streams run through each failover side by side, one on a ``RedisStore`` (a thread) and
+one on an ``AsyncRedisStore`` (tasks on an event loop of their own). With ``cut_link``, the
+victim's replica stops receiving writes first (the primary refuses its replica's
+reconnection, as a partitioned link would), for ``CUT_SECONDS`` before the kill: what was
+acknowledged in that window lives on the primary alone, and is lost with it.
+
 Used by tests/backends/test_failover.py (one run each) and benchmarks/failover.py (several).
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sesh.backends.redis import RedisStore
+import redis
+
+from sesh.backends.redis import AsyncRedisStore, RedisStore
 from tests.servers import RedisServer
 from tests.topologies import Cluster, SentinelGroup, wait_for
 
-STREAM_SECONDS = 15.0  # the stream stops by itself after this, or MAX_OPS calls
+STREAM_SECONDS = 20.0  # a stream stops by itself after this, or MAX_OPS calls
 MAX_OPS = 50_000
+ASYNC_TASKS = 8
+CUT_SECONDS = 1.0  # how long the replica link is down before the primary dies
+SETTLE_SECONDS = 0.05  # a write acknowledged this long before the cut has reached the replica
 
 
 @dataclass
 class Outcome:
     kill_to_promotion: float = 0.0  # seconds from SIGKILL until the deployment names a new primary
     errors: list[str] = field(default_factory=list)  # what callers got instead of an answer
-    longest_call: float = 0.0  # seconds: the stall a caller saw
+    longest_call: float = 0.0  # seconds: the stall a caller saw (sync or async)
     calls: int = 0
-    acknowledged_before_kill: int = 0
-    lost: int = 0  # acknowledged before the kill, unreadable after the failover
+    acknowledged_before_kill: int = 0  # with cut_link: before the cut
+    lost: int = 0  # acknowledged before the kill (the cut), unreadable after the failover
+    acknowledged_while_cut: int = 0  # cut_link only: acknowledged with the replica cut off
+    lost_while_cut: int = 0  # of those, unreadable after the failover
+    unread_writes: int = 0  # a get right after its set found nothing (cut_link: the loss)
 
 
-class _Stream(threading.Thread):
-    """set then get, over and over, timing each call, until told to stop."""
+class _Record:
+    """What one stream saw: each acknowledged session, errors, its longest call."""
 
-    def __init__(self, store: RedisStore) -> None:
-        super().__init__(daemon=True)
-        self.store = store
+    def __init__(self, name: str) -> None:
+        self.name = name
         self.stop = threading.Event()
         self.acked: list[tuple[float, str, str]] = []  # (when, session id, user)
         self.errors: list[str] = []
+        self.unread = 0
         self.longest = 0.0
         self.calls = 0
 
+    def running(self, deadline: float) -> bool:
+        return not self.stop.is_set() and time.monotonic() < deadline and self.calls < MAX_OPS
+
+    def call_ended(self, started: float, error: BaseException | None) -> None:
+        self.calls += 1
+        self.longest = max(self.longest, time.monotonic() - started)
+        if error is not None:
+            self.errors.append(f"{self.name}: {type(error).__name__}: {error}")
+
+    def check_read(self, got: Any, user: str) -> None:
+        if got is None:  # written to a primary that died before its replica had it
+            self.unread += 1
+        elif got != user:
+            self.errors.append(f"{self.name}: a session read back as another user's")
+
+
+class _SyncStream(threading.Thread):
+    """set then get, over and over, on one thread."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.record = _Record("sync")
+
     def run(self) -> None:
+        store = RedisStore.from_url(self.url, ttl=600)
         deadline = time.monotonic() + STREAM_SECONDS
         n = 0
-        while not self.stop.is_set() and time.monotonic() < deadline and self.calls < MAX_OPS:
-            n += 1
-            user = f"stream-{n}"
-            session_id = self._call(self.store.set, user)
-            if session_id is None:
-                continue
-            self.acked.append((time.monotonic(), session_id, user))
-            if self._call(self.store.get, session_id) != user:
-                self.errors.append("a session just written could not be read back")
-
-    def _call(self, verb: Any, arg: str) -> Any:
-        started = time.monotonic()
         try:
-            return verb(arg)
-        except Exception as exc:
-            self.errors.append(f"{type(exc).__name__}: {exc}")
-            return None
+            while self.record.running(deadline):
+                n += 1
+                user = f"sync-{n}"
+                session_id = self._call(store.set, user)
+                if session_id is not None:
+                    self.record.acked.append((time.monotonic(), session_id, user))
+                    self.record.check_read(self._call(store.get, session_id), user)
         finally:
-            self.calls += 1
-            self.longest = max(self.longest, time.monotonic() - started)
+            store.close()
+
+    def _call(self, verb: Callable[[str], Any], arg: str) -> Any:
+        started, error, result = time.monotonic(), None, None
+        try:
+            result = verb(arg)
+        except Exception as exc:
+            error = exc
+        self.record.call_ended(started, error)
+        return result
 
 
-def kill_primary_under_load(topology: Cluster | SentinelGroup) -> Outcome:
+class _AsyncStream(threading.Thread):
+    """``ASYNC_TASKS`` tasks doing set then get, over and over, on an event loop of their
+    own thread."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.record = _Record("async")
+
+    def run(self) -> None:
+        asyncio.run(self._stream())
+
+    async def _stream(self) -> None:
+        store = AsyncRedisStore.from_url(self.url, ttl=600)
+        deadline = time.monotonic() + STREAM_SECONDS
+        try:
+            await asyncio.gather(*(self._task(store, t, deadline) for t in range(ASYNC_TASKS)))
+        finally:
+            await store.aclose()
+
+    async def _task(self, store: AsyncRedisStore, task: int, deadline: float) -> None:
+        n = 0
+        while self.record.running(deadline):
+            n += 1
+            user = f"async-{task}-{n}"
+            session_id = await self._call(store.set(user))
+            if session_id is not None:
+                self.record.acked.append((time.monotonic(), session_id, user))
+                self.record.check_read(await self._call(store.get(session_id)), user)
+
+    async def _call(self, call: Awaitable[Any]) -> Any:
+        started, error, result = time.monotonic(), None, None
+        try:
+            result = await call
+        except Exception as exc:
+            error = exc
+        self.record.call_ended(started, error)
+        return result
+
+
+def kill_primary_under_load(topology: Cluster | SentinelGroup, cut_link: bool = False) -> Outcome:
     """Writes sessions, kills the primary that holds some of them mid-stream, then checks."""
     store = RedisStore.from_url(topology.url, ttl=600)
     try:
         known = {store.set(f"known-{n}"): f"known-{n}" for n in range(200)}
         victim, new_primary = _victim(topology, next(iter(known)))
-        stream = _Stream(store)
-        stream.start()
+        streams: list[_SyncStream | _AsyncStream] = [
+            _SyncStream(topology.url),
+            _AsyncStream(topology.url),
+        ]
+        for stream in streams:
+            stream.start()
         time.sleep(0.5)
+        cut_at = None
+        if cut_link:
+            cut_at = time.monotonic()
+            _cut_replication(victim)
+            time.sleep(CUT_SECONDS)
         killed_at = time.monotonic()
         victim.kill()
         wait_for("a new primary", new_primary, timeout=20)
         promoted_at = time.monotonic()
-        time.sleep(1.0)  # the stream goes on through and past the failover
-        stream.stop.set()
-        stream.join()
-        before_kill = {sid: user for when, sid, user in stream.acked if when < killed_at}
-        before_kill.update(known)
-        lost = sum(1 for sid, user in before_kill.items() if store.get(sid) != user)
+        time.sleep(1.0)  # the streams go on through and past the failover
+        for stream in streams:
+            stream.record.stop.set()
+        for stream in streams:
+            stream.join()
+        acked = [entry for stream in streams for entry in stream.record.acked]
+        safe_until = killed_at if cut_at is None else cut_at - SETTLE_SECONDS
+        kept = {sid: user for when, sid, user in acked if when < safe_until}
+        kept.update(known)
+        at_risk = {} if cut_at is None else {
+            sid: user for when, sid, user in acked if cut_at <= when < killed_at
+        }  # fmt: skip
         return Outcome(
             kill_to_promotion=promoted_at - killed_at,
-            errors=stream.errors,
-            longest_call=stream.longest,
-            calls=stream.calls,
-            acknowledged_before_kill=len(before_kill),
-            lost=lost,
+            errors=[error for stream in streams for error in stream.record.errors],
+            longest_call=max(stream.record.longest for stream in streams),
+            calls=sum(stream.record.calls for stream in streams),
+            acknowledged_before_kill=len(kept),
+            lost=_unreadable(store, kept),
+            acknowledged_while_cut=len(at_risk),
+            lost_while_cut=_unreadable(store, at_risk),
+            unread_writes=sum(stream.record.unread for stream in streams),
         )
     finally:
         store.close()
+
+
+def _unreadable(store: RedisStore, sessions: dict[str, str]) -> int:
+    return sum(1 for sid, user in sessions.items() if store.get(sid) != user)
+
+
+def _cut_replication(primary: RedisServer) -> None:
+    """The primary drops its replica's link and refuses it back (PSYNC, SYNC and REPLCONF
+    denied to the default user), while clients and sentinels go on as before."""
+    with redis.Redis(port=primary.port) as client:
+        client.execute_command("ACL", "SETUSER", "default", "-psync", "-sync", "-replconf")
+        client.execute_command("CLIENT", "KILL", "TYPE", "replica")
 
 
 def _victim(topology: Cluster | SentinelGroup, session_id: str) -> tuple[RedisServer, Any]:

@@ -37,7 +37,7 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.connection import URL_QUERY_ARGUMENT_PARSERS, parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-__all__ = ["CLIENT_DEFAULTS", "POOL_WAIT", "client_from_url", "is_replicated"]
+__all__ = ["CLIENT_DEFAULTS", "POOL_WAIT", "client_from_url", "is_replicated", "made_with"]
 
 POOL_WAIT = 2.0
 """Seconds a call waits for a free connection when all of a single Redis's are busy."""
@@ -219,3 +219,10 @@ def is_replicated(client: Any) -> bool:
     pool = getattr(client, "connection_pool", None)
     pools = (redis.sentinel.SentinelConnectionPool, redis.asyncio.sentinel.SentinelConnectionPool)
     return isinstance(pool, pools)
+
+
+def made_with(client: Any) -> list[Any]:
+    """What ``client_from_url`` made along with ``client``, to close with it: the clients
+    of the sentinels it asks for the primary (they have connections of their own)."""
+    manager = getattr(getattr(client, "connection_pool", None), "sentinel_manager", None)
+    return list(getattr(manager, "sentinels", []))

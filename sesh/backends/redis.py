@@ -73,7 +73,12 @@ from sesh._core import (
 )
 from sesh._redact import backend_error
 from sesh._store import AsyncStore, BaseStore, SyncStore
-from sesh.backends._redis_clients import CLIENT_DEFAULTS, client_from_url, is_replicated
+from sesh.backends._redis_clients import (
+    CLIENT_DEFAULTS,
+    client_from_url,
+    is_replicated,
+    made_with,
+)
 from sesh.backends._redis_scripts import (
     DELETE,
     DELETE_USER,
@@ -324,9 +329,10 @@ class RedisStore(_RedisStoreBase, SyncStore):
     _asyncio = False
 
     def close(self) -> None:
-        """Closes the client if this store made it."""
+        """Closes the client if this store made it (and the sentinels' clients)."""
         if self._owns_client:
-            self._client.close()
+            for client in [self._client, *made_with(self._client)]:
+                client.close()
 
     def _execute(self, op: Op) -> Any:
         command = _command(op, self._core.tagged)
@@ -374,9 +380,10 @@ class AsyncRedisStore(_RedisStoreBase, AsyncStore):
             self._ready = asyncio.Lock()
 
     async def aclose(self) -> None:
-        """Closes the client if this store made it."""
+        """Closes the client if this store made it (and the sentinels' clients)."""
         if self._owns_client:
-            await self._client.aclose()
+            for client in [self._client, *made_with(self._client)]:
+                await client.aclose()
 
     async def _execute(self, op: Op) -> Any:
         if self._gate is None:

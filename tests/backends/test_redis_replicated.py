@@ -21,7 +21,7 @@ from sesh.backends._redis_clients import client_from_url
 from sesh.backends.redis import FAILOVER_RETRY_SECONDS, AsyncRedisStore, RedisStore
 from sesh.testing import CAPABILITIES, AsyncSessionStoreConformance, SessionStoreConformance
 from tests.redis_data import age_keys, dump_keys
-from tests.topologies import Cluster, SentinelGroup
+from tests.topologies import Cluster, SentinelGroup, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -143,5 +143,30 @@ def test_a_cluster_stall_shorter_than_retry_for_is_waited_out(redis_cluster: Clu
             async_id = await astore.set("bob")
             pause_every_node(redis_cluster, 1500)
             assert await astore.get(async_id) == "bob"
+
+    asyncio.run(scenario())
+
+
+def test_closing_a_sentinel_store_closes_its_connections_to_the_sentinels(
+    redis_sentinel: SentinelGroup,
+) -> None:
+    def clients() -> int:
+        total = 0
+        for sentinel in redis_sentinel.sentinels:
+            with redis.Redis(port=sentinel.port) as client:
+                total += len(client.execute_command("CLIENT", "LIST").splitlines()) - 1
+        return total
+
+    before = clients()
+    with RedisStore.from_url(redis_sentinel.url) as store:
+        store.set("alice")
+        assert clients() > before
+    wait_for("the store's connections to the sentinels to close", lambda: clients() == before, 2)
+
+    async def scenario() -> None:
+        async with AsyncRedisStore.from_url(redis_sentinel.url) as astore:
+            await asyncio.gather(*(astore.set("bob") for _ in range(8)))
+            assert clients() > before
+        wait_for("the async store's to close", lambda: clients() == before, 2)
 
     asyncio.run(scenario())
