@@ -21,7 +21,7 @@ from collections.abc import Iterable
 
 from sesh.errors import BackendError
 
-__all__ = ["backend_error", "clean", "redact"]
+__all__ = ["backend_error", "clean", "command_secrets", "redact"]
 
 # redis-py (and the server) quote a refused command's arguments after this: drop all of it.
 _QUOTED_ARGS = re.compile(r",?\s*with args beginning with:.*", re.DOTALL | re.IGNORECASE)
@@ -46,6 +46,17 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return text if len(text) <= _MAX_LENGTH else text[: _MAX_LENGTH - 3] + "..."
 
 
+def command_secrets(args: Iterable[object]) -> list[str]:
+    """What a driver may quote of a command's arguments: each text argument, and the part
+    of a key after its prefix and hash tag (the session id or its digest alone), in case
+    the driver shows the key escaped (``repr``) where the prefix has odd characters."""
+    found = []
+    for arg in args:
+        if isinstance(arg, str):
+            found += [arg, arg.rpartition(":")[2], arg.rpartition("}")[2]]
+    return found
+
+
 class _DriverError(Exception):
     """Stands in for a driver exception that cannot be copied with a cleaned message."""
 
@@ -65,7 +76,9 @@ def clean(exc: BaseException, secrets: Iterable[str] = (), _depth: int = 0) -> B
                 setattr(copied, name, [redact(v, secrets) for v in value])  # __notes__
     except Exception:  # a type that copy cannot rebuild: keep its name, not its class
         copied = _DriverError(f"{type(exc).__module__}.{type(exc).__qualname__}: {text}")
-    copied.__traceback__ = exc.__traceback__  # where it failed; frames, not arguments
+    # No traceback: the driver's frames hold the command in their locals, which error
+    # trackers that capture locals (Sentry's default) would report.
+    copied.__traceback__ = None
     inner = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
     copied.__cause__ = None
     if inner is not None and _depth < _MAX_DEPTH:

@@ -29,7 +29,8 @@ NO_SESSION, BAD_INPUT, FAILED = 1, 2, 3
 BACKEND_FAILED = FAILED  # its name before output failures joined it
 _SESSION_ID = re.compile(r"[A-Za-z0-9+/]{43}=")
 # What a URL or option may carry of a password: user:password@, and ?password=...
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@'\"]*@")
+# Greedy to the last "@" of the word: a password may hold "@", "/" or quotes.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)\S*@")
 _PASSWORD_OPTION = re.compile(r"(?i)(password=)[^&\s'\"]*")
 _MAX_STDIN_ID = 4096  # a session id is 44 characters; a longer line is no session
 
@@ -215,16 +216,17 @@ def _store_url(args: argparse.Namespace) -> str:
 
 def _private_directory(path: Path) -> None:
     """Makes ``path`` and any missing parent, each readable by the user alone (0700)."""
-    missing = []
-    at = path
-    while not at.is_dir():
-        missing.append(at)
-        if at.parent == at:
-            break
-        at = at.parent
     try:
+        missing = []
+        at = path
+        while not at.is_dir():
+            missing.append(at)
+            if at.parent == at:
+                break
+            at = at.parent
         for directory in reversed(missing):
-            directory.mkdir(mode=0o700)
+            # exist_ok: another sesh may make it at the same moment (a file there still fails)
+            directory.mkdir(mode=0o700, exist_ok=True)
     except OSError as exc:
         raise _BadSetting(
             f"cannot make the data directory {path}: {exc.strerror} (set $XDG_DATA_HOME,"
@@ -252,19 +254,12 @@ def _run(args: argparse.Namespace) -> int:
     with from_url(url, prefix=args.prefix, ttl=args.ttl, **options) as store:
         if args.verb == "set":
             session_id = store.set(args.user_id)
-            try:
-                _output(args, session_id, {"session_id": session_id})
-            except _OutputFailed as failed:
-                # Nobody saw the id: the session must not outlive the command.
-                try:
-                    store.die(session_id)
-                except SeshError:
-                    raise _OutputFailed(f"{failed}; the session it made is left") from None
-                raise _OutputFailed(f"{failed}; the session it made was ended") from None
-            return 0
+            return _output_new_id(args, store, session_id)
         if args.verb == "rotate":
             new_id = store.rotate(args.session_id)
-            return _output(args, new_id, {"session_id": new_id})
+            if new_id is None:
+                return _output(args, None, {"session_id": None})
+            return _output_new_id(args, store, new_id)
         if args.verb == "sessions":
             ids = store.sessions(args.user_id)
             return _output(args, "\n".join(ids), {"sessions": ids}, found=True)
@@ -277,6 +272,19 @@ def _run(args: argparse.Namespace) -> int:
         done = store.liv(args.session_id) if args.verb == "liv" else store.die(args.session_id)
         key = "alive" if args.verb == "liv" else "removed"
         return _output(args, "", {key: done}, found=done)
+
+
+def _output_new_id(args: argparse.Namespace, store: Any, session_id: str) -> int:
+    """Writes a session id that ``set`` or ``rotate`` made; if it cannot be written, ends
+    that session: nobody saw its id, so it must not outlive the command."""
+    try:
+        return _output(args, session_id, {"session_id": session_id})
+    except _OutputFailed as failed:
+        try:
+            store.die(session_id)
+        except SeshError:
+            raise _OutputFailed(f"{failed}; the session it made is left") from None
+        raise _OutputFailed(f"{failed}; the session it made was ended") from None
 
 
 def _output(

@@ -281,6 +281,10 @@ def test_stdin_gives_one_line_and_dash_stays_a_user_id(home: Path) -> None:
         ["get", "redis://u:hunter2@h/0", "extra"],
         ["--ttl", "redis+sentinel://h:1/s?sentinel_password=hunter2"],
         ["set", "--url", "redis://:hunter2@h/0"],
+        ["get", "x", "redis://:p@sshunter2@host:6379"],
+        ["get", "x", "redis://user:ab/cdhunter2@host"],
+        ["redis://:it'shunter2@h:1", "get", "x"],
+        ["get", "x", 'redis://:say"hunter2"@h:1'],
     ],
 )
 def test_usage_errors_mask_passwords(home: Path, args: list[str]) -> None:
@@ -288,8 +292,9 @@ def test_usage_errors_mask_passwords(home: Path, args: list[str]) -> None:
     assert "hunter2" not in message
 
 
-def test_a_data_directory_that_cannot_be_made_is_bad_input(home: Path) -> None:
-    result = sesh("set", "a", home=home, env={"XDG_DATA_HOME": "/etc/passwd"})
+@pytest.mark.parametrize("data_home", ["/etc/passwd", "/tmp/" + "x" * 300])
+def test_a_data_directory_that_cannot_be_made_is_bad_input(home: Path, data_home: str) -> None:
+    result = sesh("set", "a", home=home, env={"XDG_DATA_HOME": data_home})
     assert "data directory" in assert_one_line_error(result, 2)
 
 
@@ -352,6 +357,25 @@ def test_stdout_on_a_full_device_fails_and_ends_the_session(home: Path, tmp_path
     assert len(run.stderr.strip().splitlines()) == 1, run.stderr
     assert "No space left" in run.stderr
     assert sessions_in(db) == 0
+
+
+def test_a_rotated_id_that_cannot_be_printed_is_ended(home: Path, tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    env = {**clean_env(home), "SESH_URL": f"sqlite:///{db}"}
+    old = sesh("set", "alice", home=home, env={"SESH_URL": f"sqlite:///{db}"}).stdout.strip()
+    with open("/dev/full", "w") as full:
+        run = subprocess.run(
+            [str(SESH), "rotate", "-"],
+            env=env,
+            input=old + "\n",
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert run.returncode == 3, run.stderr
+    assert "was ended" in run.stderr
+    assert sessions_in(db) == 0  # the old id died with the rotation; the new one after it
 
 
 def test_a_user_id_the_output_encoding_cannot_show(home: Path) -> None:

@@ -202,3 +202,66 @@ def test_what_redis_py_takes_is_taken(url: str) -> None:
     check_url(url, asyncio=True)
     if "cluster" not in url:  # a cluster client asks for its slot map at once
         sesh.from_url(url).close()
+
+
+def failure(store: Any) -> BaseException:
+    """What a call on a store that cannot reach its server raises."""
+
+    async def get_async() -> None:
+        await store.get("A" * 43 + "=")
+        await store.aclose()
+
+    try:
+        if isinstance(store, sesh.SeshStore):
+            with store:
+                store.get("A" * 43 + "=")
+        else:
+            asyncio.run(get_async())
+    except sesh.BackendError as exc:
+        return exc
+    raise AssertionError("a store on an unreachable server answered")
+
+
+@pytest.mark.parametrize(
+    "password", ["pw#SECRET", "ab?SECRET", "a/bSECRET", "x@ySECRET", "it'sSECRET"]
+)
+@pytest.mark.parametrize(
+    "template",
+    [
+        "redis://:{pw}@127.0.0.1:1/0",
+        "rediss://user:{pw}@127.0.0.1:1",
+        "redis+cluster://:{pw}@127.0.0.1:1",
+        "redis+sentinel://:{pw}@127.0.0.1:1/svc",
+    ],
+)
+def test_a_password_that_breaks_the_url_is_never_shown(template: str, password: str) -> None:
+    # Unencoded '#', '?', '/' or '@' in a password make a URL that urllib and redis-py
+    # misread; their own messages quote what they misread, password and all.
+    url = template.format(pw=password)
+    for make in (sesh.from_url, sesh.async_from_url):
+        try:
+            store = make(url, retry_for=0)
+        except (ValueError, sesh.SeshError) as exc:
+            error: BaseException | None = exc
+            while error is not None:
+                assert "SECRET" not in str(error), str(error)
+                error = error.__cause__ or error.__context__
+        else:
+            # It parsed as something else (a host named 'ySECRET'): calls then fail, cleanly.
+            assert "SECRET" not in str(failure(store))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis+sentinel://h:1/svc?timeout=2",
+        "redis+sentinel://h:1/svc?queue_class=x",
+        "redis+cluster://h:1?timeout=2",
+        "redis://h/0?retry=x",
+        "redis://h/0?connection_class=x",
+        "redis://h/0?ssl_cert_reqs=none",
+    ],
+)
+def test_options_the_url_s_client_does_not_take_are_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="unknown option"):
+        sesh.from_url(url)

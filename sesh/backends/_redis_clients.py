@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import math
+import re
 from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -34,7 +35,7 @@ import redis.connection
 import redis.retry
 import redis.sentinel
 from redis.backoff import ExponentialBackoff, NoBackoff
-from redis.connection import URL_QUERY_ARGUMENT_PARSERS, parse_url
+from redis.connection import parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 __all__ = ["CLIENT_DEFAULTS", "POOL_WAIT", "client_from_url", "is_replicated", "made_with"]
@@ -61,7 +62,7 @@ def _hosts(netloc: str) -> tuple[str, list[tuple[str, int]]]:
     for item in hostlist.split(","):
         host, _, port = item.strip().rpartition(":")
         if not host or not port.isdigit():
-            raise ValueError("each host of a cluster or sentinel URL must be host:port")
+            raise _UrlError("each host of a cluster or sentinel URL must be host:port")
         hosts.append((host.strip("[]"), int(port)))
     return userinfo, hosts
 
@@ -93,29 +94,63 @@ _AT_LEAST = {
 }
 
 
-@cache
-def known_options(scheme: str, asyncio: bool) -> frozenset[str]:
-    """The query options redis-py takes for a URL of ``scheme``: read from the installed
-    redis-py's own classes (the parameters of the connection, pool or cluster client the
-    URL makes), since they differ from one release to the next."""
-    lib: Any = redis.asyncio.connection if asyncio else redis.connection
-    tls = scheme.startswith("rediss")
-    if scheme.endswith("+cluster"):
-        cluster: Any = redis.asyncio.cluster if asyncio else redis.cluster
-        classes = [cluster.RedisCluster]
-        extra = set() if asyncio else set(redis.cluster.REDIS_ALLOWED_KEYS)
-    else:
-        kind = "UnixDomainSocketConnection" if scheme == "unix" else "Connection"
-        classes = [getattr(lib, "SSLConnection" if tls else kind), lib.BlockingConnectionPool]
-        extra = {"sentinel_password"} if scheme.endswith("+sentinel") else set()
-    names = set(URL_QUERY_ARGUMENT_PARSERS) | extra
+# Parameters that take objects, not text: a URL cannot give them (they lack annotations in
+# some classes, so the annotation test below cannot tell).
+_OBJECTS = {
+    "connection_class", "connection_kwargs", "connection_pool", "connection_pool_class",
+    "queue_class", "parser", "parser_class", "cache", "cache_factory", "socket_type",
+    "socket_keepalive_options", "ssl_ocsp_context", "self", "args", "kwargs",
+    # and those a URL gives in its own way
+    "address_remap", "host", "port", "path", "startup_nodes", "url", "service_name",
+    "sentinel_manager",
+}  # fmt: skip
+_TEXT_TYPES = re.compile(r"\b(str|int|float|bool)\b")
+_OPTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
+
+
+def _parameters(*classes: Any) -> dict[str, inspect.Parameter]:
+    found: dict[str, inspect.Parameter] = {}
     for cls in classes:
         for base in cls.__mro__:
             init = vars(base).get("__init__")
             if init is not None:
-                names |= set(inspect.signature(init).parameters)
-    names -= {"self", "args", "kwargs", "host", "port", "path", "startup_nodes", "url"}
-    return frozenset(names)
+                for name, parameter in inspect.signature(init).parameters.items():
+                    found.setdefault(name, parameter)
+    return found
+
+
+@cache
+def known_options(scheme: str, asyncio: bool) -> frozenset[str]:
+    """The query options redis-py takes for a URL of ``scheme``: read from the installed
+    redis-py's own classes (the parameters of the connection and pool, or of the cluster
+    client, that the URL makes), since they differ from one release to the next; less
+    those that take objects, which a URL cannot give."""
+    lib: Any = redis.asyncio.connection if asyncio else redis.connection
+    tls = scheme.startswith("rediss")
+    connection = getattr(lib, "SSLConnection" if tls else "Connection")
+    if scheme.endswith("+cluster"):
+        cluster: Any = redis.asyncio.cluster if asyncio else redis.cluster
+        found = _parameters(cluster.RedisCluster)
+        if not asyncio:  # the sync client passes on what each node's Redis client takes
+            node = _parameters(redis.Redis, connection)
+            found.update({k: node[k] for k in redis.cluster.REDIS_ALLOWED_KEYS if k in node})
+    elif scheme.endswith("+sentinel"):  # the primary's pool and connections
+        pools: Any = redis.asyncio.sentinel if asyncio else redis.sentinel
+        found = _parameters(connection, pools.SentinelConnectionPool)
+        found["sentinel_password"] = inspect.Parameter("p", inspect.Parameter.KEYWORD_ONLY)
+    else:
+        kind = "UnixDomainSocketConnection" if scheme == "unix" else connection.__name__
+        found = _parameters(getattr(lib, kind), lib.BlockingConnectionPool)
+    return frozenset(
+        name
+        for name, parameter in found.items()
+        if name not in _OBJECTS
+        and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+        and (
+            parameter.annotation is parameter.empty
+            or _TEXT_TYPES.search(str(parameter.annotation)) is not None
+        )
+    )
 
 
 def check_url(url: str, *, asyncio: bool) -> None:
@@ -128,16 +163,28 @@ def check_url(url: str, *, asyncio: bool) -> None:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme in ("redis", "rediss"):
+        try:
+            parts.port  # noqa: B018 (urllib checks it on access)
+        except ValueError:
+            raise ValueError(
+                "malformed Redis URL: its port is not a number (in a password, write '@',"
+                " '/', '?' and '#' percent-encoded: %40, %2F, %3F, %23)"
+            ) from None
         db = parts.path.strip("/")
         if db and not db.isdigit():
             raise ValueError("the database in a Redis URL must be a number (redis://host/0)")
     known = known_options(scheme, asyncio)
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
         if name not in known:
+            if not _OPTION_NAME.fullmatch(name):  # not a name: perhaps part of a password
+                raise ValueError(
+                    "malformed Redis URL: its query is not name=value options (in a password,"
+                    " write '?' and '#' percent-encoded: %3F, %23)"
+                )
             near = difflib.get_close_matches(name, known, n=1)
             hint = f"; did you mean {near[0]!r}?" if near else ""
             raise ValueError(
-                f"unknown option {name[:40]!r} in a Redis URL (redis-py {redis.__version__}"
+                f"unknown option {name!r} in a Redis URL (redis-py {redis.__version__}"
                 f" does not take it){hint}"
             )
         if name in _AT_LEAST:
@@ -164,9 +211,32 @@ def client_from_url(url: str, *, asyncio: bool) -> Any:
         ValueError: a malformed URL, an unknown query option or a bad value (``check_url``).
     """
     scheme = url.partition("://")[0].lower()
-    if scheme in ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster",
-                  "redis+sentinel", "rediss+sentinel"):  # fmt: skip
-        check_url(url, asyncio=asyncio)
+    if scheme not in _SCHEMES:
+        raise ValueError(
+            "a Redis store URL starts redis://, rediss://, unix:// or redis+cluster://"
+        )
+    check_url(url, asyncio=asyncio)
+    try:
+        return _client(url, scheme, asyncio)
+    except _UrlError:
+        raise  # sesh's own words: they never quote the URL
+    except ValueError:
+        # redis-py's and urllib's messages can quote the URL, password and all.
+        error = ValueError("malformed Redis URL (redis-py cannot read it)")
+    raise error  # outside the except: the raw error would be its context
+
+
+class _UrlError(ValueError):
+    """A URL refused in sesh's own words, which never quote it."""
+
+
+_SCHEMES = (
+    "redis", "rediss", "unix", "redis+cluster", "rediss+cluster", "redis+sentinel",
+    "rediss+sentinel",
+)  # fmt: skip
+
+
+def _client(url: str, scheme: str, asyncio: bool) -> Any:
     lib: Any = redis.asyncio if asyncio else redis
     retry_class: Any = redis.asyncio.retry.Retry if asyncio else redis.retry.Retry
     if scheme in ("redis", "rediss", "unix"):
@@ -183,7 +253,7 @@ def client_from_url(url: str, *, asyncio: bool) -> Any:
     userinfo, hosts = _hosts(parts.netloc)
     if scheme in ("redis+cluster", "rediss+cluster"):
         if parts.path not in ("", "/", "/0"):
-            raise ValueError("a Redis Cluster has only database 0")
+            raise _UrlError("a Redis Cluster has only database 0")
         options = _options(scheme, userinfo, "", parts.query)
         options.pop("db", None)
         cluster: Any = redis.asyncio.cluster if asyncio else redis.cluster
@@ -192,7 +262,7 @@ def client_from_url(url: str, *, asyncio: bool) -> Any:
     if scheme in ("redis+sentinel", "rediss+sentinel"):
         service, _, db = unquote(parts.path).strip("/").partition("/")
         if not service:
-            raise ValueError("a sentinel URL names its service: redis+sentinel://host:port/name")
+            raise _UrlError("a sentinel URL names its service: redis+sentinel://host:port/name")
         options = _options(scheme, userinfo, f"/{db}" if db else "", parts.query)
         sentinel_kwargs = {k: options[k] for k in ("socket_timeout", "socket_connect_timeout")}
         # A sentinel that does not answer is skipped for the next; redis-py's default of ten
@@ -209,7 +279,7 @@ def client_from_url(url: str, *, asyncio: bool) -> Any:
         options["retry"] = retry_class(NoBackoff(), 0)
         sentinel = module.Sentinel(hosts, sentinel_kwargs=sentinel_kwargs, **options)
         return sentinel.master_for(service, redis_class=lib.Redis)
-    raise ValueError("a Redis store URL starts redis://, rediss://, unix:// or redis+cluster://")
+    raise AssertionError(scheme)  # client_from_url knows every scheme
 
 
 def is_replicated(client: Any) -> bool:

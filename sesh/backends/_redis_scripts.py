@@ -124,9 +124,10 @@ if refused then return refused end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 local max_at, index = false, false
 if ARGV[4] == 'hash' then
-  local s = redis.call('HMGET', KEYS[1], 'a', 'i')
-  max_at = s[1] and tonumber(s[1]) or false
-  index = s[2]
+  local s = redis.call('HMGET', KEYS[1], 'u', 'a', 'i')
+  if not s[1] then return false end  -- a hash, but not a session (no user): not sesh's
+  max_at = s[2] and tonumber(s[2]) or false
+  index = s[3]
   if index then
     refused = refuse_foreign(index, 'zset')
     if refused then return refused end

@@ -44,6 +44,8 @@ T = TypeVar("T")
 
 APPLICATION_ID = 0x73657368  # "sesh": marks a file as a sesh database (PRAGMA application_id)
 SCHEMA_VERSION = 2  # PRAGMA user_version; MIGRATIONS[n] takes a database from n - 1 to n
+MAX_BUSY_TIMEOUT = 86400
+"""The longest busy timeout: a day (SQLite's millisecond count overflows near 25 days)."""
 FILE_MODE = 0o600
 """The mode of a database file sesh creates: its owner alone reads the session ids."""
 
@@ -91,12 +93,15 @@ def check_busy_timeout(value: object) -> float:
 
     Raises:
         TypeError: not an int or a float.
-        ValueError: negative, NaN or infinite.
+        ValueError: negative, NaN, or over ``MAX_BUSY_TIMEOUT``.
     """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"busy_timeout must be seconds, not {type(value).__name__}")
-    if not 0 <= value < float("inf"):
-        raise ValueError("busy_timeout must be zero or a positive, finite number of seconds")
+    if not 0 <= value <= MAX_BUSY_TIMEOUT:
+        raise ValueError(
+            f"busy_timeout must be from 0 to {MAX_BUSY_TIMEOUT} seconds (SQLite counts it in"
+            " milliseconds, in a C int)"
+        )
     return float(value)
 
 

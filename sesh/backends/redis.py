@@ -71,7 +71,7 @@ from sesh._core import (
     Take,
     Ttl,
 )
-from sesh._redact import backend_error
+from sesh._redact import backend_error, command_secrets
 from sesh._store import AsyncStore, BaseStore, SyncStore
 from sesh.backends._redis_clients import (
     CLIENT_DEFAULTS,
@@ -200,19 +200,23 @@ def _text(reply: Any) -> Any:
 def _error(command: tuple[Any, ...], exc: BaseException) -> BackendError:
     # The command's name, and what the driver said less what it quoted of the arguments
     # (they hold the session key). EVALSHA's first argument is the script's hash.
-    secrets = [a for a in command[1:] if isinstance(a, str)]
-    return backend_error(f"Redis {command[0]}", exc, secrets)
+    return backend_error(f"Redis {command[0]}", exc, command_secrets(command[1:]))
+
+
+def _closed_under_us(exc: BaseException) -> bool:
+    # redis-py 8.1's asyncio Cluster client: a connection closed by another task, written to.
+    return isinstance(exc, AttributeError) and exc.name == "writelines"
 
 
 class _Retry:
     """Backoff (10 ms, doubling up to 50 ms) until a deadline, for one verb."""
 
-    __slots__ = ("_delay", "_retryable", "_until")
+    __slots__ = ("_delay", "_racy", "_until")
 
-    def __init__(self, seconds: float, retryable: tuple[type[BaseException], ...]) -> None:
+    def __init__(self, seconds: float, racy: bool) -> None:
         self._until = time.monotonic() + seconds
         self._delay = 0.01
-        self._retryable = retryable
+        self._racy = racy
 
     def after(
         self, command: tuple[Any, ...], exc: Exception
@@ -222,14 +226,15 @@ class _Retry:
         unscripted = _unscripted(command, exc)
         if unscripted is not None:
             return 0.0, unscripted
-        if not isinstance(exc, self._retryable) or time.monotonic() + self._delay > self._until:
+        retryable = isinstance(exc, _RETRYABLE) or (self._racy and _closed_under_us(exc))
+        if not retryable or time.monotonic() + self._delay > self._until:
             return _error(command, exc)
         delay, self._delay = self._delay, min(self._delay * 2, 0.05)
         return delay, command
 
 
 class _RedisStoreBase(BaseStore):
-    __slots__ = ("_client", "_owns_client", "_retry_for", "_retryable")
+    __slots__ = ("_client", "_owns_client", "_racy", "_retry_for")
     _clients: ClassVar[tuple[type, ...]]
     _twin: ClassVar[str]
     _asyncio: ClassVar[bool]
@@ -259,7 +264,7 @@ class _RedisStoreBase(BaseStore):
         self._client: Any = client
         self._owns_client = False
         self._retry_for = float(retry_for)
-        self._retryable: tuple[type[BaseException], ...] = _RETRYABLE
+        self._racy = False  # see AsyncRedisStore._attach
         self._attach(client)
 
     def _attach(self, client: Any) -> None:
@@ -344,7 +349,7 @@ class RedisStore(_RedisStoreBase, SyncStore):
                 reply = self._client.execute_command(*command)
                 break
             except Exception as exc:  # whatever the driver raises is the backend failing
-                retry = retry or _Retry(self._retry_for, self._retryable)
+                retry = retry or _Retry(self._retry_for, self._racy)
                 next_step = retry.after(command, exc)
             if isinstance(next_step, BackendError):
                 raise next_step
@@ -383,7 +388,7 @@ class AsyncRedisStore(_RedisStoreBase, AsyncStore):
             # And in a failover, a task whose connection another task's failure just closed
             # writes to it: "'NoneType' object has no attribute 'writelines'". It is that
             # race (in 1 of 3 failovers under 8 tasks), so it is retried like the failure.
-            self._retryable = (*_RETRYABLE, AttributeError)
+            self._racy = True
 
     async def aclose(self) -> None:
         """Closes the client if this store made it (and the sentinels' clients)."""
@@ -421,7 +426,7 @@ class AsyncRedisStore(_RedisStoreBase, AsyncStore):
                 reply = await self._client.execute_command(*command)
                 break
             except Exception as exc:  # whatever the driver raises is the backend failing
-                retry = retry or _Retry(self._retry_for, self._retryable)
+                retry = retry or _Retry(self._retry_for, self._racy)
                 next_step = retry.after(command, exc)
             if isinstance(next_step, BackendError):
                 raise next_step

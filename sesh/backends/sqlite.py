@@ -58,7 +58,7 @@ from sesh._core import (
     deadline,
     is_expired,
 )
-from sesh._redact import backend_error
+from sesh._redact import backend_error, command_secrets
 from sesh._store import AsyncStore, BaseStore, SyncStore
 from sesh.backends import _sqlite_files as files
 from sesh.errors import BackendError, SeshError
@@ -162,7 +162,7 @@ class _Database:
         except sqlite3.Error as exc:
             files.end_transaction(conn)
             # The key is all a statement holds of the id; SQLite's text quotes neither.
-            error = backend_error(f"SQLite {type(op).__name__}", exc, _secrets(op))
+            error = backend_error(f"SQLite {type(op).__name__}", exc, command_secrets(op))
         finally:
             self._release(conn)
         raise error  # outside the except: see sesh._redact
@@ -177,7 +177,8 @@ class _Database:
 
     def _release(self, conn: sqlite3.Connection) -> None:
         with self._lock:
-            keep = not self._closed and not conn.in_transaction
+            # A private database lives in its one connection: it is kept whatever happens.
+            keep = not self._closed and (self._private or not conn.in_transaction)
             if keep and len(self._idle) < IDLE_CONNECTIONS:
                 self._idle.append(conn)
                 return
@@ -222,10 +223,6 @@ class _Database:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
-
-
-def _secrets(op: Op) -> list[str]:
-    return [value for value in op if isinstance(value, str)]
 
 
 def _insert(

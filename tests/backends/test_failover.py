@@ -40,8 +40,8 @@ def test_a_failover_costs_callers_a_stall_not_an_error(
     assert outcome.acknowledged_before_kill > 200
     assert outcome.kill_to_promotion < 10
     assert outcome.longest_call < FAILOVER_RETRY_SECONDS
-    if cut_link:
+    if cut_link:  # the window is real: sessions acknowledged in it died with the primary
         assert outcome.acknowledged_while_cut > 0
-        assert outcome.lost_while_cut <= outcome.acknowledged_while_cut
+        assert outcome.lost_while_cut > 0
     else:
         assert outcome.unread_writes == 0

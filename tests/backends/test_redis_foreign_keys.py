@@ -55,6 +55,19 @@ def test_rotate_never_moves_a_foreign_key(
     assert snapshot(raw, prefix) == before  # nothing renamed, nothing written
 
 
+def test_a_hash_that_is_no_session_is_not_moved(
+    raw: redis.Redis, prefix: str, store_on: Callable[..., RedisStore]
+) -> None:
+    store = store_on(max_age=600)
+    key = SessionCore(prefix, max_age=600).key(SESSION_ID)
+    raw.hset(key, "owner", "another program")  # a hash, as sessions are here, with no user
+    before = snapshot(raw, prefix)
+    assert store.get(SESSION_ID) is None
+    assert store.rotate(SESSION_ID) is None
+    assert snapshot(raw, prefix) == before
+    assert raw.hgetall(key) == {b"owner": b"another program"}
+
+
 def test_a_foreign_user_index_makes_no_session_and_leaves_none_without_expiry(
     raw: redis.Redis, prefix: str, store_on: Callable[..., RedisStore]
 ) -> None:

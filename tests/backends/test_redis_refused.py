@@ -100,8 +100,10 @@ def test_a_refused_command_is_named_and_no_id_shows(
             assert_clean(error)
             assert "unknown command" in str(error)
             assert any(f"Redis {name} failed" in str(error) for name in REFUSED), str(error)
-            # The cause is still redis-py's type, for callers that tell failures apart.
+            # The cause is still redis-py's type, for callers that tell failures apart, and
+            # carries none of redis-py's frames (their locals hold the command).
             assert isinstance(error.__cause__, redis.ResponseError)
+            assert error.__cause__.__traceback__ is None
             assert error.__context__ is None
 
 

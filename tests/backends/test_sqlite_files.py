@@ -89,7 +89,13 @@ def test_bad_file_modes_are_refused(tmp_path: Path, value: object, error: type) 
 
 @pytest.mark.parametrize(
     ("value", "error"),
-    [("5", TypeError), (None, TypeError), (-1, ValueError), (float("inf"), ValueError)],
+    [
+        ("5", TypeError),
+        (None, TypeError),
+        (-1, ValueError),
+        (float("inf"), ValueError),
+        (1e7, ValueError),
+    ],
 )
 def test_bad_busy_timeouts_are_refused(tmp_path: Path, value: object, error: type) -> None:
     with pytest.raises(error, match="busy_timeout"):

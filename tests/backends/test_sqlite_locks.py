@@ -41,47 +41,63 @@ def write_lock(db: Path, alice: str) -> Iterator[None]:
         holder.execute("ROLLBACK")
 
 
-def timed_set(store: SqliteStore, out: list[tuple[float, str]]) -> None:
-    started = time.monotonic()
-    try:
-        store.set("bob")
-        outcome = "made"
-    except sesh.BackendError as exc:
-        outcome = str(exc)
-    out.append((time.monotonic() - started, outcome))
+class TimedSet(threading.Thread):
+    """One ``set`` on another thread: when it started and ended, and what it got."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        super().__init__()
+        self.store = store
+        self.began = threading.Event()
+        self.started = self.ended = 0.0
+        self.outcome = ""
+
+    def run(self) -> None:
+        self.started = time.monotonic()
+        self.began.set()
+        try:
+            self.store.set("bob")
+            self.outcome = "made"
+        except sesh.BackendError as exc:
+            self.outcome = str(exc)
+        self.ended = time.monotonic()
+
+    @property
+    def waited(self) -> float:
+        return self.ended - self.started
 
 
 @pytest.mark.usefixtures("write_lock")
 def test_a_read_does_not_wait_for_a_stuck_write(db: Path, alice: str) -> None:
     store = SqliteStore(db, ttl=60, busy_timeout=BUSY)
-    writes: list[tuple[float, str]] = []
-    writer = threading.Thread(target=timed_set, args=(store, writes))
+    writer = TimedSet(store)
     writer.start()
-    time.sleep(0.05)
+    writer.began.wait()
+    time.sleep(0.05)  # the write is in its busy wait by now (it fails only after BUSY)
     started = time.monotonic()
     assert store.get(alice) == "alice"
-    read_took = time.monotonic() - started
+    read_ended = time.monotonic()
     writer.join()
     store.close()
+    read_took = read_ended - started
     assert read_took < BUSY / 2, f"a read waited {read_took:.2f} s behind a stuck write"
-    ((waited, outcome),) = writes
-    assert "locked" in outcome  # the write itself fails after the busy timeout
-    assert BUSY * 0.9 < waited < BUSY * 3
+    assert writer.started < started  # the read came while the write waited...
+    assert read_ended < writer.ended  # ...and was done before it
+    assert "locked" in writer.outcome  # the write itself fails after the busy timeout
+    assert BUSY * 0.9 < writer.waited < BUSY * 3
 
 
 @pytest.mark.usefixtures("write_lock")
 def test_stuck_writes_wait_side_by_side_not_in_a_queue(db: Path) -> None:
     store = SqliteStore(db, ttl=60, busy_timeout=BUSY)
-    writes: list[tuple[float, str]] = []
     started = time.monotonic()
-    writers = [threading.Thread(target=timed_set, args=(store, writes)) for _ in range(3)]
+    writers = [TimedSet(store) for _ in range(3)]
     for writer in writers:
         writer.start()
     for writer in writers:
         writer.join()
     took = time.monotonic() - started
     store.close()
-    assert all("locked" in outcome for _, outcome in writes), writes
+    assert all("locked" in writer.outcome for writer in writers), [w.outcome for w in writers]
     # In a queue, three would take three timeouts; side by side, about one.
     assert took < BUSY * 2.5, f"three stuck writes took {took:.2f} s"
 
@@ -98,6 +114,7 @@ def test_the_async_store_keeps_off_the_default_executor(db: Path, alice: str) ->
         assert await loop.run_in_executor(None, lambda: "free") == "free"
         assert await store.get(alice) == "alice"
         took = time.monotonic() - started
+        assert not stuck.done()  # the read overlapped the stuck write
         with pytest.raises(sesh.BackendError, match="locked"):
             await stuck
         await store.aclose()
