@@ -9,10 +9,11 @@ A custom backend proves itself with a few lines::
             return MyStore(prefix=prefix, ttl=ttl)
 
 ``AsyncSessionStoreConformance`` does the same for an ``AsyncSessionStore``. Optional
-hooks: ``pass_time(seconds)`` (default: sleep; override it to move an injected clock,
-see ``FakeClock``), ``short_ttl`` (the ttl of the expiry checks, default 0.5 s) and
+hooks: ``pass_time(seconds)`` (default: sleep; mix in ``WithFakeClock`` to move an
+injected clock instead), ``short_ttl`` (the ttl of the expiry checks, default 0.5 s) and
 ``hypothesis_examples``. Each test closes the stores it opened and kills the sessions
-it made, under a random prefix of its own.
+it made, under a random prefix of its own (``self.kit.prefix``). The kit's helpers live
+under ``self.kit`` (see ``Kit``), apart from the names of the test class.
 
 A store with more than the four verbs declares it, and the kit checks it (and reports
 the checks of what is not declared as skipped)::
@@ -50,7 +51,7 @@ pytest.register_assert_rewrite(
 from sesh.protocols import AsyncSessionStore, SessionStore  # noqa: E402
 from sesh.testing._clock import FakeClock  # noqa: E402
 from sesh.testing._expiry import ExpiryChecks  # noqa: E402
-from sesh.testing._harness import CAPABILITIES  # noqa: E402
+from sesh.testing._harness import CAPABILITIES, Kit, WithFakeClock  # noqa: E402
 from sesh.testing._hash_ids import HashIdChecks  # noqa: E402
 from sesh.testing._inputs import InputChecks  # noqa: E402
 from sesh.testing._load import LoadChecks  # noqa: E402
@@ -60,7 +61,14 @@ from sesh.testing._rotate import RotateChecks  # noqa: E402
 from sesh.testing._users import UserChecks  # noqa: E402
 from sesh.testing._verbs import IdChecks, VerbChecks  # noqa: E402
 
-__all__ = ["CAPABILITIES", "AsyncSessionStoreConformance", "FakeClock", "SessionStoreConformance"]
+__all__ = [
+    "CAPABILITIES",
+    "AsyncSessionStoreConformance",
+    "FakeClock",
+    "Kit",
+    "SessionStoreConformance",
+    "WithFakeClock",
+]
 
 
 class _Suite(
@@ -82,12 +90,12 @@ class SessionStoreConformance(_Suite):
     """Subclass with ``make_store(self, *, prefix, ttl)`` returning a ``SessionStore``."""
 
     def test_is_a_session_store(self) -> None:
-        store = self.open().store
+        store = self.kit.open().store
         assert isinstance(store, SessionStore)
         assert not inspect.iscoroutinefunction(store.get)
 
     def test_context_manager_closes(self) -> None:
-        store = self.build(ttl=60)
+        store = self.kit.build(ttl=60)
         with store as entered:
             assert entered is store
 
@@ -102,29 +110,29 @@ class AsyncSessionStoreConformance(_Suite):
     is_async = True
 
     def test_is_an_async_session_store(self) -> None:
-        store = self.open().store
+        store = self.kit.open().store
         assert isinstance(store, AsyncSessionStore)
         for name in ("set", "get", "liv", "die", "aclose"):
             assert inspect.iscoroutinefunction(getattr(store, name)), name
 
     def test_async_context_manager_closes(self) -> None:
-        store = self.build(ttl=60)
+        store = self.kit.build(ttl=60)
 
         async def use() -> None:
             async with store as entered:
                 assert entered is store
 
-        self.run(use())
+        self.kit.run(use())
 
     def test_concurrent_calls_keep_sessions_apart(self) -> None:
-        view = self.open(ttl=60)
+        view = self.kit.open(ttl=60)
         store = view.store
         users = [f"user-{n}" for n in range(64)]
-        ids = self.run_all([store.set(user) for user in users])
+        ids = self.kit.run_all([store.set(user) for user in users])
         view.made.extend(ids)
         assert len(set(ids)) == len(users)
-        assert self.run_all([store.get(i) for i in ids]) == users
-        assert self.run_all([store.die(i) for i in ids[::2]]) == [True] * 32
-        assert self.run_all([store.get(i) for i in ids]) == [
+        assert self.kit.run_all([store.get(i) for i in ids]) == users
+        assert self.kit.run_all([store.die(i) for i in ids[::2]]) == [True] * 32
+        assert self.kit.run_all([store.get(i) for i in ids]) == [
             None if n % 2 == 0 else user for n, user in enumerate(users)
         ]

@@ -33,9 +33,9 @@ class HashIdChecks(Harness):
         return options
 
     def test_hashed_store_holds_no_session_id(self) -> None:
-        self.needs("hash_ids")
+        self.kit.needs("hash_ids")
         for n, options in enumerate(self._options()):
-            store = self.open(ttl=60, prefix=f"{self._prefix}-h{n}", **options)
+            store = self.kit.open(ttl=60, prefix=f"{self.kit.prefix}-h{n}", **options)
             made = [store.set("alice-the-user") for _ in range(3)]
             if "rotate" in self.capabilities:
                 made.append(store.rotate(made[0]))
@@ -48,9 +48,9 @@ class HashIdChecks(Harness):
                     assert form not in dump, f"a session id is stored in the clear ({options})"
 
     def test_hashed_store_keeps_the_contract(self) -> None:
-        self.needs("hash_ids")
+        self.kit.needs("hash_ids")
         for n, options in enumerate(self._options()):
-            store = self.open(ttl=60, prefix=f"{self._prefix}-h{n}", **options)
+            store = self.kit.open(ttl=60, prefix=f"{self.kit.prefix}-h{n}", **options)
             session_id = store.set("alice")
             assert store.get(session_id) == "alice"
             assert store.get(session_id, touch=True) == "alice"

@@ -71,15 +71,15 @@ class InputChecks(Harness):
     @pytest.mark.parametrize("ttl", BAD_TTL_TYPES, ids=repr)
     def test_ttl_of_the_wrong_type_is_refused(self, ttl: Any) -> None:
         with pytest.raises(TypeError):
-            self.build(ttl=ttl)
+            self.kit.build(ttl=ttl)
 
     @pytest.mark.parametrize("ttl", BAD_TTL_VALUES, ids=repr)
     def test_bad_ttl_value_is_refused(self, ttl: Any) -> None:
         with pytest.raises(ValueError, match="ttl"):
-            self.build(ttl=ttl)
+            self.kit.build(ttl=ttl)
 
     def test_bad_user_ids_are_refused(self) -> None:
-        store = self.open(ttl=60)
+        store = self.kit.open(ttl=60)
         for user_id in BAD_USER_ID_TYPES:
             with pytest.raises(TypeError, match="user_id"):
                 store.set(user_id)
@@ -89,7 +89,7 @@ class InputChecks(Harness):
         assert store.get(store.set("alice")) == "alice"
 
     def test_session_id_of_the_wrong_type_is_a_type_error(self) -> None:
-        store = self.open(ttl=60)
+        store = self.kit.open(ttl=60)
         session_id = store.set("alice")
         for bad in [*_BAD_SESSION_ID_TYPES, session_id.encode("ascii")]:
             for call in (store.get, store.liv, store.die):
@@ -100,14 +100,14 @@ class InputChecks(Harness):
         assert store.get(session_id) == "alice"
 
     def test_touch_must_be_a_bool(self) -> None:
-        store = self.open(ttl=60)
+        store = self.kit.open(ttl=60)
         session_id = store.set("alice")
         for touch in ["yes", 1, None]:
             with pytest.raises(TypeError, match="touch"):
                 store.get(session_id, touch=touch)
 
     def test_malformed_session_ids_are_no_session(self) -> None:
-        store = self.open(ttl=60)
+        store = self.kit.open(ttl=60)
         session_id = store.set("alice")
         for bad in malformed_ids(session_id):
             assert store.get(bad) is None
@@ -117,7 +117,7 @@ class InputChecks(Harness):
         assert store.get(session_id) == "alice", "a malformed id reached a real session"
 
     def test_any_other_string_is_no_session(self) -> None:
-        store = self.open(ttl=60)
+        store = self.kit.open(ttl=60)
         session_id = store.set("alice")
 
         @settings(

@@ -73,7 +73,7 @@ class LoadChecks(Harness):
     """Threads (sync kit) or tasks x 25 (async kit) in the load check."""
 
     def test_concurrent_callers_keep_their_own_sessions(self) -> None:
-        store = self.open(ttl=60)
+        store = self.kit.open(ttl=60)
         made: dict[str, tuple[str, bool]] = {}
         errors: list[str] = []
         deadline = time.monotonic() + LOAD_SECONDS
@@ -81,7 +81,7 @@ class LoadChecks(Harness):
             callers = [
                 _caller(store.store, c, deadline, made, errors) for c in range(self.callers * 25)
             ]
-            self.run_all(callers)
+            self.kit.run_all(callers)
         else:
             sync = _Awaitable(store.store)
             threads = [

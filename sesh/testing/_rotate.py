@@ -17,8 +17,8 @@ class RotateChecks(Harness):
     """rotate(id): same user, new id, full ttl; the old id never works again."""
 
     def test_rotate_moves_the_session_to_a_fresh_id(self) -> None:
-        self.needs("rotate")
-        store = self.open(ttl=60)
+        self.kit.needs("rotate")
+        store = self.kit.open(ttl=60)
         old, other = store.set("alice"), store.set("bob")
         new = store.rotate(old)
         assert type(new) is str
@@ -37,8 +37,8 @@ class RotateChecks(Harness):
         assert store.die(newer) is True
 
     def test_rotate_of_no_session_is_none(self) -> None:
-        self.needs("rotate")
-        store = self.open(ttl=60)
+        self.kit.needs("rotate")
+        store = self.kit.open(ttl=60)
         assert store.rotate(unknown_id()) is None
         for malformed in malformed_ids(unknown_id()):
             assert store.rotate(malformed) is None
@@ -47,9 +47,9 @@ class RotateChecks(Harness):
                 store.rotate(wrong)
 
     def test_rotate_gives_a_full_ttl(self) -> None:
-        self.needs("rotate")
+        self.kit.needs("rotate")
         ttl = self.short_ttl
-        store = self.open(ttl=ttl)
+        store = self.kit.open(ttl=ttl)
         old = store.set("alice")
         self.pass_time(0.6 * ttl)
         new = store.rotate(old)
@@ -59,20 +59,20 @@ class RotateChecks(Harness):
         assert store.get(new) is None, "the rotated session outlived its ttl"
 
     def test_rotate_of_an_expired_session_is_none(self) -> None:
-        self.needs("rotate")
+        self.kit.needs("rotate")
         ttl = self.short_ttl
-        store = self.open(ttl=ttl)
+        store = self.kit.open(ttl=ttl)
         old = store.set("alice")
         self.pass_time(1.1 * ttl)
         assert store.rotate(old) is None
 
     def test_concurrent_rotations_of_one_id_have_one_winner(self) -> None:
-        self.needs("rotate")
-        view = self.open(ttl=60)
+        self.kit.needs("rotate")
+        view = self.kit.open(ttl=60)
         old = view.set("alice")
         store = view.store
         if self.is_async:
-            results = self.run_all([store.rotate(old) for _ in range(16)])
+            results = self.kit.run_all([store.rotate(old) for _ in range(16)])
         else:
             with concurrent.futures.ThreadPoolExecutor(8) as pool:
                 results = list(pool.map(lambda _: store.rotate(old), range(16)))

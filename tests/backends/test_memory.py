@@ -11,11 +11,11 @@ from sesh.testing import (
     AsyncSessionStoreConformance,
     FakeClock,
     SessionStoreConformance,
+    WithFakeClock,
 )
-from tests.fake_time import OnFakeClock
 
 
-class _FakeTime(OnFakeClock):
+class _FakeTime(WithFakeClock):
     capabilities = CAPABILITIES
 
     def dump(self, store: Any) -> bytes:

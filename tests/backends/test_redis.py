@@ -27,12 +27,12 @@ class _OnRedis:
         self.raw.close()
 
     def dump(self, store: Any) -> bytes:
-        return dump_keys(self.raw, list(self.raw.scan_iter(match=f"{self._prefix}*")))
+        return dump_keys(self.raw, list(self.raw.scan_iter(match=f"{self.kit.prefix}*")))
 
     def pass_time(self, seconds: float) -> None:
         # Keys are aged, as on Cluster: the real clock on one Redis is what `sesh check`
         # meets in tests/test_cli.py, and tests/test_faults.py.
-        age_keys(self.raw, list(self.raw.scan_iter(match=f"{self._prefix}*")), seconds)
+        age_keys(self.raw, list(self.raw.scan_iter(match=f"{self.kit.prefix}*")), seconds)
 
 
 class TestRedisStore(_OnRedis, SessionStoreConformance):
@@ -57,7 +57,7 @@ class TestRedisStoreOnFakeredis(SessionStoreConformance):
 
     def _keys(self) -> list[bytes]:
         client = fakeredis.FakeRedis(server=self.server)
-        return list(client.scan_iter(match=f"{self._prefix}*"))
+        return list(client.scan_iter(match=f"{self.kit.prefix}*"))
 
     def dump(self, store: Any) -> bytes:
         return dump_keys(fakeredis.FakeRedis(server=self.server), self._keys())

@@ -48,7 +48,7 @@ class _OnCluster:
         self.raw, self.client = cluster_clients
 
     def _keys(self) -> list[bytes]:
-        pattern = f"{self._prefix}*"
+        pattern = f"{self.kit.prefix}*"
         primaries = redis.cluster.RedisCluster.PRIMARIES
         return list(self.raw.scan_iter(match=pattern, target_nodes=primaries))
 
@@ -80,10 +80,10 @@ class _OnSentinel:
         self.raw.close()
 
     def pass_time(self, seconds: float) -> None:
-        age_keys(self.raw, list(self.raw.scan_iter(match=f"{self._prefix}*")), seconds)
+        age_keys(self.raw, list(self.raw.scan_iter(match=f"{self.kit.prefix}*")), seconds)
 
     def dump(self, store: Any) -> bytes:
-        return dump_keys(self.raw, list(self.raw.scan_iter(match=f"{self._prefix}*")))
+        return dump_keys(self.raw, list(self.raw.scan_iter(match=f"{self.kit.prefix}*")))
 
 
 class TestClusterStore(_OnCluster, SessionStoreConformance):

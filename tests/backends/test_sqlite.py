@@ -19,12 +19,12 @@ from sesh.testing import (
     AsyncSessionStoreConformance,
     FakeClock,
     SessionStoreConformance,
+    WithFakeClock,
 )
 from tests.backends import sqlite_worker
-from tests.fake_time import OnFakeClock
 
 
-class _OnFile(OnFakeClock):
+class _OnFile(WithFakeClock):
     """Every store of a test shares one database file, and one fake clock."""
 
     capabilities = CAPABILITIES
@@ -60,7 +60,7 @@ class TestSqliteStoreOnTheRealClock(SessionStoreConformance):
         return sesh.from_url(self.url, prefix=prefix, ttl=ttl, **options)
 
 
-class TestInMemorySqliteStore(OnFakeClock, SessionStoreConformance):
+class TestInMemorySqliteStore(WithFakeClock, SessionStoreConformance):
     # A private in-memory database per store (``sqlite://``), on the fake clock.
     capabilities = CAPABILITIES
     clock_start = 1_700_000_000.0
