@@ -6,7 +6,8 @@ or async; ``rotate``, ``sessions``/``die_all`` (``track_users``), ``max_age`` an
 ``hash_ids`` go beyond redis-sesh.
 """
 
-from sesh._core import Options, Ttl
+from sesh._core import Options
+from sesh._validate import Ttl
 from sesh.errors import BackendError, NotEnabledError, SeshError
 from sesh.protocols import AsyncSeshStore, AsyncSessionStore, SeshStore, SessionStore
 from sesh.urls import async_from_url, from_url

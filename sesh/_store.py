@@ -1,8 +1,9 @@
 """The sync and async drivers: the public verbs, run on any backend's single-step I/O.
 
-A backend subclasses ``SyncStore`` or ``AsyncStore`` and writes only ``_execute`` (carry
-out one ``sesh._core`` operation and return its result) and, if it holds resources,
-``close``/``aclose``. The two drivers differ only in ``await``.
+A backend subclasses ``SyncStore`` or ``AsyncStore`` and writes only ``execute`` (carry
+out one operation of ``sesh._ops`` atomically and return its result) and, if it holds
+resources, ``close``/``aclose``. The two drivers differ only in ``await``. Backends import
+these from ``sesh.backends.base``, their public home.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from typing import Any, TypeVar
 
 from typing_extensions import Self, Unpack
 
-from sesh._core import Flow, Op, Options, SessionCore, Ttl
+from sesh._core import Flow, Options, SessionCore
+from sesh._ops import Op
+from sesh._validate import Ttl
 
 __all__ = ["AsyncStore", "BaseStore", "SyncStore"]
 
@@ -38,8 +41,10 @@ class BaseStore:
         return self._core.ttl
 
     @property
-    def _atomic_rotate(self) -> bool:
-        # Whether the backend can move a session to another key in one step.
+    def atomic_rotate(self) -> bool:
+        """Whether the backend moves a session to another key in one step (``Rotate``);
+        a backend that cannot (keys on different servers) says False, and gets ``Take``
+        then ``Insert`` instead."""
         return True
 
     @property
@@ -90,17 +95,17 @@ class SyncStore(BaseStore):
         same step. A malformed ``session_id`` is no session and costs no backend call.
         """
         op = self._core.get_op(session_id, touch)
-        return None if op is None else self._execute(op)
+        return None if op is None else self.execute(op)
 
     def liv(self, session_id: str) -> bool:
         """Resets a session's expiry to the full ttl; True if the session exists."""
         op = self._core.liv_op(session_id)
-        return op is not None and self._execute(op)
+        return op is not None and self.execute(op)
 
     def die(self, session_id: str) -> bool:
         """Ends a session; True if one was removed. Idempotent."""
         op = self._core.die_op(session_id)
-        return op is not None and self._execute(op)
+        return op is not None and self.execute(op)
 
     def rotate(self, session_id: str) -> str | None:
         """Gives the session a fresh id with a full ttl and ends the old id, atomically;
@@ -111,7 +116,7 @@ class SyncStore(BaseStore):
         Cluster in the default layout it is two steps, never leaving both ids valid: see
         the README.)
         """
-        return self._drive(self._core.rotate_flow(session_id, self._atomic_rotate))
+        return self._drive(self._core.rotate_flow(session_id, self.atomic_rotate))
 
     def sessions(self, user_id: str | int) -> list[str]:
         """The live sessions of a user, in no particular order (needs ``track_users``).
@@ -122,7 +127,7 @@ class SyncStore(BaseStore):
         Raises:
             NotEnabledError: the store was made without ``track_users=True``.
         """
-        return self._core.sessions_of(self._execute(self._core.list_user_op(user_id)))
+        return self._core.sessions_of(self.execute(self._core.list_user_op(user_id)))
 
     def die_all(self, user_id: str | int) -> int:
         """Ends every session of a user ("log out everywhere"); returns how many ended.
@@ -130,7 +135,7 @@ class SyncStore(BaseStore):
         Raises:
             NotEnabledError: the store was made without ``track_users=True``.
         """
-        return self._execute(self._core.delete_user_op(user_id))  # type: ignore[no-any-return]
+        return self.execute(self._core.delete_user_op(user_id))  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Releases what the store owns (a client it made in ``from_url``)."""
@@ -147,7 +152,7 @@ class SyncStore(BaseStore):
         self.close()
 
     def _drive(self, flow: Flow[T]) -> T:
-        execute = self._execute
+        execute = self.execute
         try:
             op = next(flow)
             while True:
@@ -155,8 +160,10 @@ class SyncStore(BaseStore):
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
 
-    def _execute(self, op: Op) -> Any:
-        raise NotImplementedError
+    def execute(self, op: Op) -> Any:
+        """Carries out one operation atomically and returns its result (see each operation
+        in ``sesh.backends.base``). The verbs call it; a backend implements it."""
+        raise NotImplementedError(f"{type(self).__name__} must implement execute(op)")
 
 
 class AsyncStore(BaseStore):
@@ -171,29 +178,29 @@ class AsyncStore(BaseStore):
     async def get(self, session_id: str, *, touch: bool = False) -> str | None:
         """Returns the user id of a live session, or None (see SyncStore.get)."""
         op = self._core.get_op(session_id, touch)
-        return None if op is None else await self._execute(op)
+        return None if op is None else await self.execute(op)
 
     async def liv(self, session_id: str) -> bool:
         """Resets a session's expiry to the full ttl; True if the session exists."""
         op = self._core.liv_op(session_id)
-        return op is not None and await self._execute(op)
+        return op is not None and await self.execute(op)
 
     async def die(self, session_id: str) -> bool:
         """Ends a session; True if one was removed. Idempotent."""
         op = self._core.die_op(session_id)
-        return op is not None and await self._execute(op)
+        return op is not None and await self.execute(op)
 
     async def rotate(self, session_id: str) -> str | None:
         """Gives the session a fresh id and ends the old one, atomically (see SyncStore)."""
-        return await self._drive(self._core.rotate_flow(session_id, self._atomic_rotate))
+        return await self._drive(self._core.rotate_flow(session_id, self.atomic_rotate))
 
     async def sessions(self, user_id: str | int) -> list[str]:
         """The live sessions of a user (needs ``track_users``; see SyncStore.sessions)."""
-        return self._core.sessions_of(await self._execute(self._core.list_user_op(user_id)))
+        return self._core.sessions_of(await self.execute(self._core.list_user_op(user_id)))
 
     async def die_all(self, user_id: str | int) -> int:
         """Ends every session of a user; returns how many (needs ``track_users``)."""
-        return await self._execute(self._core.delete_user_op(user_id))  # type: ignore[no-any-return]
+        return await self.execute(self._core.delete_user_op(user_id))  # type: ignore[no-any-return]
 
     async def aclose(self) -> None:
         """Releases what the store owns (a client it made in ``async_from_url``)."""
@@ -210,7 +217,7 @@ class AsyncStore(BaseStore):
         await self.aclose()
 
     async def _drive(self, flow: Flow[T]) -> T:
-        execute = self._execute
+        execute = self.execute
         try:
             op = next(flow)
             while True:
@@ -218,5 +225,6 @@ class AsyncStore(BaseStore):
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
 
-    async def _execute(self, op: Op) -> Any:
-        raise NotImplementedError
+    async def execute(self, op: Op) -> Any:
+        """Carries out one operation atomically and returns its result (see SyncStore)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement execute(op)")

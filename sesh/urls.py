@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from sesh._core import Ttl
+from sesh._validate import Ttl
 from sesh.protocols import AsyncSeshStore, SeshStore
 
 __all__ = ["SCHEMES", "async_from_url", "from_url"]

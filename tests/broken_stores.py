@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sesh import SeshError
-from sesh._core import SessionCore, check_user_id, is_session_id, ttl_to_ms
+from sesh.backends.base import check_prefix, check_user_id, is_session_id, ttl_to_ms
 from sesh.errors import NotEnabledError
 
 SHARED: dict[str, list[Any]] = {}
@@ -37,7 +37,7 @@ class DictStore:
         max_age: Any = None,
         hash_ids: bool = False,
     ) -> None:
-        self.prefix = SessionCore(prefix, None).prefix
+        self.prefix = check_prefix(prefix)
         self.ttl = self.convert_ttl(ttl)
         self.clock = clock
         max_age_ms = ttl_to_ms(max_age, "max_age")

@@ -10,14 +10,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sesh import _core
-from sesh._core import Delete, Fetch, Insert, Refresh, SessionCore
+from sesh import _core, _ops, _validate
+from sesh._core import SessionCore
+from sesh._ops import Delete, Fetch, Insert, Refresh
 from sesh.errors import NotEnabledError, SeshError
 
 
 @given(st.binary(min_size=32, max_size=32))
 def test_every_base64_of_32_bytes_is_a_session_id(raw: bytes) -> None:
-    assert _core.is_session_id(base64.b64encode(raw).decode("ascii"))
+    assert _validate.is_session_id(base64.b64encode(raw).decode("ascii"))
 
 
 @given(st.text())
@@ -27,13 +28,13 @@ def test_only_base64_of_32_bytes_is_a_session_id(text: str) -> None:
         valid = valid and base64.b64encode(base64.b64decode(text)).decode() == text
     except ValueError:
         valid = False
-    assert _core.is_session_id(text) == valid
+    assert _validate.is_session_id(text) == valid
 
 
 def test_new_ids_are_session_ids() -> None:
-    ids = {_core.new_session_id() for _ in range(1000)}
+    ids = {_validate.new_session_id() for _ in range(1000)}
     assert len(ids) == 1000
-    assert all(_core.is_session_id(i) and len(i) == _core.ID_LENGTH for i in ids)
+    assert all(_validate.is_session_id(i) and len(i) == _validate.ID_LENGTH for i in ids)
 
 
 @pytest.mark.parametrize(
@@ -50,25 +51,25 @@ def test_new_ids_are_session_ids() -> None:
         (86400, 86_400_000),
         (timedelta(minutes=30), 1_800_000),
         (timedelta(milliseconds=250), 250),
-        (_core.MAX_TTL_SECONDS, _core.MAX_TTL_SECONDS * 1000),
+        (_validate.MAX_TTL_SECONDS, _validate.MAX_TTL_SECONDS * 1000),
     ],
 )
-def test_ttl_to_ms(ttl: _core.Ttl, ms: int | None) -> None:
-    assert _core.ttl_to_ms(ttl) == ms
+def test_ttl_to_ms(ttl: _validate.Ttl, ms: int | None) -> None:
+    assert _validate.ttl_to_ms(ttl) == ms
 
 
-@pytest.mark.parametrize("ttl", [_core.MAX_TTL_SECONDS + 1, 10**400, 0.0004, -1e-9])
+@pytest.mark.parametrize("ttl", [_validate.MAX_TTL_SECONDS + 1, 10**400, 0.0004, -1e-9])
 def test_ttl_out_of_range(ttl: float) -> None:
     with pytest.raises(ValueError, match="ttl"):
-        _core.ttl_to_ms(ttl)
+        _validate.ttl_to_ms(ttl)
 
 
 def test_deadline_arithmetic() -> None:
-    assert _core.deadline(100.0, None) is None
-    assert _core.deadline(100.0, 1500) == 101.5
-    assert not _core.is_expired(None, 1e18)
-    assert not _core.is_expired(101.5, 101.499)
-    assert _core.is_expired(101.5, 101.5)
+    assert _ops.deadline(100.0, None) is None
+    assert _ops.deadline(100.0, 1500) == 101.5
+    assert not _ops.is_expired(None, 1e18)
+    assert not _ops.is_expired(101.5, 101.499)
+    assert _ops.is_expired(101.5, 101.5)
 
 
 @pytest.mark.parametrize(
@@ -76,12 +77,12 @@ def test_deadline_arithmetic() -> None:
     [("alice", "alice"), (42, "42"), (-1, "-1"), ("é" * 512, "é" * 512), (10**1000, str(10**1000))],
 )
 def test_user_ids_are_stored_as_text(user_id: str | int, stored: str) -> None:
-    assert _core.check_user_id(user_id) == stored
+    assert _validate.check_user_id(user_id) == stored
 
 
 def test_huge_int_user_id_is_refused_cheaply() -> None:
     with pytest.raises(ValueError, match="longer than 1024"):
-        _core.check_user_id(10**100_000)
+        _validate.check_user_id(10**100_000)
 
 
 class Text(str):
@@ -89,7 +90,7 @@ class Text(str):
 
 
 def test_str_subclasses_are_stored_as_plain_str() -> None:
-    assert type(_core.check_user_id(Text("alice"))) is str
+    assert type(_validate.check_user_id(Text("alice"))) is str
 
 
 @pytest.mark.parametrize(
@@ -101,9 +102,9 @@ def test_bad_prefix(prefix: object, error: type[Exception]) -> None:
         SessionCore(prefix, None)  # type: ignore[arg-type]
 
 
-def drive(flow: _core.Flow[object], replies: list[object]) -> tuple[list[_core.Op], object]:
+def drive(flow: _core.Flow[object], replies: list[object]) -> tuple[list[_ops.Op], object]:
     """Runs a flow on canned replies; returns the operations it asked for and its result."""
-    ops: list[_core.Op] = []
+    ops: list[_ops.Op] = []
     try:
         ops.append(next(flow))
         for reply in replies:
@@ -125,7 +126,7 @@ def test_each_verb_is_one_operation() -> None:
 
 def test_without_ttl_touch_is_a_plain_read_and_liv_a_check() -> None:
     core = SessionCore("app", None)
-    session_id = _core.new_session_id()
+    session_id = _validate.new_session_id()
     assert core.get_op(session_id, True) == Fetch(f"app:{session_id}", None)
     assert core.liv_op(session_id) == Refresh(f"app:{session_id}", None)
 
@@ -168,7 +169,7 @@ def test_option_types_and_values_are_checked() -> None:
 
 
 def test_key_layouts() -> None:
-    session_id = _core.new_session_id()
+    session_id = _validate.new_session_id()
     digest = hashlib.sha256(session_id.encode()).hexdigest()
     tag = "{" + session_id[:2] + "}"
     assert SessionCore("app").key(session_id) == f"app:{session_id}"
@@ -185,19 +186,19 @@ def test_a_tracked_users_ids_share_its_tag_and_stay_well_formed() -> None:
         for _ in range(20):
             _, session_id = drive(core.set_flow(user), [True])
             assert isinstance(session_id, str)
-            assert _core.is_session_id(session_id)
+            assert _validate.is_session_id(session_id)
             assert session_id[:2] == _core.user_tag(user)
     tags = {_core.user_tag(str(n)) for n in range(2000)}
     assert len(tags) > 1500, "user tags should spread over the 4096 possible"
 
 
-def test_rotation_ops_keep_the_tag_in_tagged_layouts() -> None:
+def test_rotation_ops_keep_the_tag_when_sessions_are_records() -> None:
     core = SessionCore("app", 60, track_users=True)
     _, old = drive(core.set_flow("alice"), [True])
     ops, new = drive(core.rotate_flow(old), [False, True])
     assert len(ops) == 2, "a taken new id is drawn again"
     for op in ops:
-        assert isinstance(op, _core.Rotate)
+        assert isinstance(op, _ops.Rotate)
         assert op.key == core.key(str(old))
         assert op.new_key.startswith("app:{" + str(old)[:2] + "}")
     assert new is not None
@@ -209,7 +210,7 @@ def test_rotation_ops_keep_the_tag_in_tagged_layouts() -> None:
 
 def test_rotation_in_two_steps_takes_then_inserts() -> None:
     core = SessionCore("app", 60)
-    old = _core.new_session_id()
+    old = _validate.new_session_id()
     ops, new = drive(core.rotate_flow(old, atomic=False), ["alice", False, True])
     assert ops[0] == _core.Take(f"app:{old}")
     assert [type(op) for op in ops[1:]] == [Insert, Insert]

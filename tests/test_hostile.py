@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sesh import cli
-from sesh._core import is_session_id
+from sesh._validate import is_session_id
 from sesh.backends.memory import MemoryStore
 from sesh.backends.redis import RedisStore
 from sesh.backends.sqlite import SqliteStore

@@ -11,12 +11,14 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from typing_extensions import Self, Unpack
+from typing_extensions import Self, Unpack, assert_never
 
-from sesh._core import (
+from sesh.backends.base import (
+    AsyncStore,
+    BaseStore,
     Delete,
     DeleteUser,
     Fetch,
@@ -26,20 +28,28 @@ from sesh._core import (
     Options,
     Refresh,
     Rotate,
+    SyncStore,
+    Take,
     Ttl,
     capped,
     deadline,
     is_expired,
 )
-from sesh._store import AsyncStore, BaseStore, SyncStore
 
 __all__ = ["AsyncMemoryStore", "MemoryStore"]
 
 Clock = Callable[[], float]
 
 
-_Entry = tuple[str, "float | None", "float | None", "str | None"]
-"""A session: user id, deadline, absolute deadline (``max_age``), user index (or None)."""
+class _Entry(NamedTuple):
+    """A session as the store keeps it."""
+
+    user_id: str
+    expires_at: float | None
+    max_at: float | None
+    """The absolute deadline (``max_age``), or None."""
+    user_index: str | None
+    """The user's index it is filed under (``track_users``), or None."""
 
 
 class _Sessions:
@@ -64,40 +74,41 @@ class _Sessions:
     def execute(self, op: Op) -> Any:
         with self._lock:
             now = self._clock()
-            if type(op) is Fetch:
-                entry = self._live(op.key, now)
-                if entry is None:
-                    return None
-                if op.touch_ms is not None:
-                    self._moved(op.key, op.key, entry, now, op.touch_ms)
-                return entry[0]
-            if type(op) is Insert:
-                self._purge(now)
-                if self._live(op.key, now) is not None:
-                    return False
-                max_at = deadline(now, op.max_age_ms)
-                expires_at = capped(deadline(now, op.ttl_ms), max_at)
-                self._write(op.key, (op.value, expires_at, max_at, op.user_index))
-                return True
-            if type(op) is Refresh:
-                entry = self._live(op.key, now)
-                if entry is None:
-                    return False
-                if op.ttl_ms is not None:
-                    self._moved(op.key, op.key, entry, now, op.ttl_ms)
-                return True
-            if type(op) is Delete:
-                entry = self._drop(op.key)
-                return entry is not None and not is_expired(entry[1], now)
-            if type(op) is Rotate:
-                return self._rotate(op, now)
-            if type(op) is ListUser:
-                keys = list(self._users.get(op.user_index, ()))
-                return [k[len(op.head) :] for k in keys if self._live(k, now) is not None]
-            if type(op) is DeleteUser:
-                entries = [self._drop(key) for key in list(self._users.get(op.user_index, ()))]
-                return sum(1 for e in entries if e is not None and not is_expired(e[1], now))
-            raise TypeError(f"unknown operation {type(op).__name__}")
+            match op:
+                case Fetch():
+                    entry = self._live(op.key, now)
+                    if entry is not None and op.ttl_ms is not None:
+                        self._rewrite(op.key, op.key, entry, now, op.ttl_ms)
+                    return None if entry is None else entry.user_id
+                case Insert():
+                    self._purge(now)
+                    if self._live(op.key, now) is not None:
+                        return False
+                    max_at = deadline(now, op.max_age_ms)
+                    expires_at = capped(deadline(now, op.ttl_ms), max_at)
+                    self._write(op.key, _Entry(op.value, expires_at, max_at, op.user_index))
+                    return True
+                case Refresh():
+                    entry = self._live(op.key, now)
+                    if entry is not None and op.ttl_ms is not None:
+                        self._rewrite(op.key, op.key, entry, now, op.ttl_ms)
+                    return entry is not None
+                case Delete():
+                    entry = self._drop(op.key)
+                    return entry is not None and not is_expired(entry.expires_at, now)
+                case Rotate():
+                    return self._rotate(op, now)
+                case ListUser():
+                    keys = list(self._users.get(op.user_index, ()))
+                    return [k[len(op.head) :] for k in keys if self._live(k, now) is not None]
+                case DeleteUser():
+                    keys = list(self._users.get(op.user_index, ()))
+                    entries = [self._drop(key) for key in keys]
+                    return sum(1 for e in entries if e and not is_expired(e.expires_at, now))
+                case Take():
+                    raise TypeError("a memory store rotates in one step: it takes no Take")
+                case _:
+                    assert_never(op)
 
     def clear(self) -> None:
         with self._lock:
@@ -111,45 +122,45 @@ class _Sessions:
             return None
         if self._live(op.new_key, now) is not None:
             return False
-        self._moved(op.key, op.new_key, entry, now, op.ttl_ms)
+        self._rewrite(op.key, op.new_key, entry, now, op.ttl_ms)
         return True
 
     def _live(self, key: str, now: float) -> _Entry | None:
         entry = self._entries.get(key)
-        if entry is not None and is_expired(entry[1], now):
+        if entry is not None and is_expired(entry.expires_at, now):
             self._drop(key)
             return None
         return entry
 
-    def _moved(self, old: str, key: str, entry: _Entry, now: float, ttl_ms: int | None) -> None:
-        # A session written again (refreshed, or rotated to a new key): a fresh ttl, but
-        # never past its absolute deadline.
+    def _rewrite(self, old: str, key: str, entry: _Entry, now: float, ttl_ms: int | None) -> None:
+        # A session written again with a fresh ttl, but never past its absolute deadline:
+        # refreshed in place (key == old), or rotated to a new key.
         if old != key:
             self._drop(old)
-        value, _, max_at, index = entry
-        self._write(key, (value, capped(deadline(now, ttl_ms), max_at), max_at, index))
+        expires_at = capped(deadline(now, ttl_ms), entry.max_at)
+        self._write(key, entry._replace(expires_at=expires_at))
 
     def _write(self, key: str, entry: _Entry) -> None:
         self._entries[key] = entry
         self._entries.move_to_end(key)
         self._peak = max(self._peak, len(self._entries))
-        if entry[3] is not None:
-            self._users.setdefault(entry[3], {})[key] = None
+        if entry.user_index is not None:
+            self._users.setdefault(entry.user_index, {})[key] = None
 
     def _drop(self, key: str) -> _Entry | None:
         entry = self._entries.pop(key, None)
-        if entry is not None and entry[3] is not None:
-            keys = self._users[entry[3]]
+        if entry is not None and entry.user_index is not None:
+            keys = self._users[entry.user_index]
             del keys[key]
             if not keys:
-                del self._users[entry[3]]
+                del self._users[entry.user_index]
         return entry
 
     def _purge(self, now: float) -> None:
         entries = self._entries
         while entries:
             key, entry = next(iter(entries.items()))
-            if not is_expired(entry[1], now):
+            if not is_expired(entry.expires_at, now):
                 break
             self._drop(key)
         if len(entries) * 4 < self._peak:
@@ -206,7 +217,8 @@ class MemoryStore(_MemoryStoreBase, SyncStore):
         """Drops every session."""
         self._sessions.clear()
 
-    def _execute(self, op: Op) -> Any:
+    def execute(self, op: Op) -> Any:
+        """Carries out one operation (see ``sesh.backends.base``)."""
         return self._sessions.execute(op)
 
 
@@ -222,5 +234,6 @@ class AsyncMemoryStore(_MemoryStoreBase, AsyncStore):
         """Drops every session."""
         self._sessions.clear()
 
-    async def _execute(self, op: Op) -> Any:
+    async def execute(self, op: Op) -> Any:
+        """Carries out one operation (see ``sesh.backends.base``)."""
         return self._sessions.execute(op)

@@ -55,24 +55,10 @@ from redis.exceptions import (
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from typing_extensions import Self, Unpack
+from typing_extensions import Self, Unpack, assert_never
 
-from sesh._core import (
-    Delete,
-    DeleteUser,
-    Fetch,
-    Insert,
-    ListUser,
-    Op,
-    Options,
-    Refresh,
-    Rotate,
-    SessionCore,
-    Take,
-    Ttl,
-)
+from sesh._core import SessionCore
 from sesh._redact import backend_error, command_secrets
-from sesh._store import AsyncStore, BaseStore, SyncStore
 from sesh.backends._redis_clients import (
     CLIENT_DEFAULTS,
     client_from_url,
@@ -88,6 +74,22 @@ from sesh.backends._redis_scripts import (
     ROTATE,
     SCRIPTS,
     Script,
+)
+from sesh.backends.base import (
+    AsyncStore,
+    BaseStore,
+    Delete,
+    DeleteUser,
+    Fetch,
+    Insert,
+    ListUser,
+    Op,
+    Options,
+    Refresh,
+    Rotate,
+    SyncStore,
+    Take,
+    Ttl,
 )
 from sesh.errors import BackendError
 
@@ -117,48 +119,70 @@ _RETRYABLE = (
 _DRIVER_ERRORS = (RedisError, RedisClusterException)
 
 
-def _command(op: Op, tagged: bool) -> tuple[Any, ...]:
-    if not tagged:
-        if type(op) is Fetch:
-            if op.touch_ms is None:
-                return ("GET", op.key)
-            return ("GETEX", op.key, "PX", op.touch_ms)
-        if type(op) is Insert:
-            if op.ttl_ms is None:
-                return ("SET", op.key, op.value, "NX")
+Command = tuple[Any, ...]
+
+
+def _plain_command(op: Op) -> Command:
+    """The command of an operation in redis-sesh's layout: a plain value per session."""
+    match op:
+        case Fetch(ttl_ms=None):
+            return ("GET", op.key)
+        case Fetch():
+            return ("GETEX", op.key, "PX", op.ttl_ms)
+        case Insert(ttl_ms=None):
+            return ("SET", op.key, op.value, "NX")
+        case Insert():
             return ("SET", op.key, op.value, "NX", "PX", op.ttl_ms)
-        if type(op) is Refresh:
-            if op.ttl_ms is None:
-                return ("EXISTS", op.key)
-            return ("PEXPIRE", op.key, op.ttl_ms)
-        if type(op) is Delete:
-            return ("DEL", op.key)
-        if type(op) is Take:
-            return ("GETDEL", op.key)
-    # The layout of max_age and track_users: a hash per session (see _redis_scripts).
-    elif type(op) is Fetch:
-        if op.touch_ms is None:
-            return ("HGET", op.key, "u")
-        return _eval(REFRESH, [op.key], op.touch_ms, op.member)
-    elif type(op) is Insert:
-        keys = [op.key] if op.user_index is None else [op.key, op.user_index]
-        return _eval(INSERT, keys, op.value, op.ttl_ms, op.max_age_ms, op.member)
-    elif type(op) is Refresh:
-        if op.ttl_ms is None:
+        case Refresh(ttl_ms=None):
             return ("EXISTS", op.key)
-        return _eval(REFRESH, [op.key], op.ttl_ms, op.member)
-    elif type(op) is Delete:
-        if op.member is None:
+        case Refresh():
+            return ("PEXPIRE", op.key, op.ttl_ms)
+        case Delete():
             return ("DEL", op.key)
-        return _eval(DELETE, [op.key], op.member)
-    if type(op) is Rotate:
-        kind = "hash" if tagged else "string"  # what a session is; any other type is foreign
-        return _eval(ROTATE, [op.key, op.new_key], op.ttl_ms, op.member, op.new_member, kind)
-    if type(op) is ListUser:
-        return _eval(LIST_USER, [op.user_index], op.head)
-    if type(op) is DeleteUser:
-        return _eval(DELETE_USER, [op.user_index], op.head)
-    raise TypeError(f"unknown operation {type(op).__name__}")
+        case Take():
+            return ("GETDEL", op.key)
+        case Rotate():
+            return _rotate(op, "string")
+        case ListUser() | DeleteUser():
+            raise TypeError("a user's index needs track_users, which keeps sessions as records")
+        case _:
+            assert_never(op)
+
+
+def _record_command(op: Op) -> Command:
+    """The command of an operation when sessions are records (``max_age``,
+    ``track_users``): a hash per session, and scripts (see ``_redis_scripts``)."""
+    match op:
+        case Fetch(ttl_ms=None):
+            return ("HGET", op.key, "u")
+        case Fetch():
+            return _eval(REFRESH, [op.key], op.ttl_ms, op.member)
+        case Insert():
+            keys = [op.key] if op.user_index is None else [op.key, op.user_index]
+            return _eval(INSERT, keys, op.value, op.ttl_ms, op.max_age_ms, op.member)
+        case Refresh(ttl_ms=None):
+            return ("EXISTS", op.key)
+        case Refresh():
+            return _eval(REFRESH, [op.key], op.ttl_ms, op.member)
+        case Delete(member=None):
+            return ("DEL", op.key)
+        case Delete():
+            return _eval(DELETE, [op.key], op.member)
+        case Rotate():
+            return _rotate(op, "hash")
+        case ListUser():
+            return _eval(LIST_USER, [op.user_index], op.head)
+        case DeleteUser():
+            return _eval(DELETE_USER, [op.user_index], op.head)
+        case Take():
+            raise TypeError("records keep their hash tag: their rotation is one step")
+        case _:
+            assert_never(op)
+
+
+def _rotate(op: Rotate, kind: str) -> Command:
+    # ``kind``: what a session is in this layout; a key of any other type is not sesh's.
+    return _eval(ROTATE, [op.key, op.new_key], op.ttl_ms, op.member, op.new_member, kind)
 
 
 def _eval(script: Script, keys: list[str], *args: str | int | None) -> tuple[Any, ...]:
@@ -175,17 +199,21 @@ def _unscripted(command: tuple[Any, ...], exc: Exception) -> tuple[Any, ...] | N
 
 
 def _result(op: Op, reply: Any) -> Any:
-    if type(op) is Fetch or type(op) is Take:
-        return _text(reply)
-    if type(op) is Rotate:
-        return None if reply is None else bool(reply)
-    if type(op) is DeleteUser:
-        return reply
-    if type(op) is ListUser:
-        return [_text(member) for member in reply]
-    # SET NX answers OK or nil; PEXPIRE, EXISTS and DEL answer 1 or 0; a script 1, 0,
-    # a user id or nil.
-    return bool(reply)
+    match op:
+        case Fetch() | Take():
+            return _text(reply)
+        case Rotate():
+            return None if reply is None else bool(reply)
+        case DeleteUser():
+            return reply
+        case ListUser():
+            return [_text(member) for member in reply]
+        case Insert() | Refresh() | Delete():
+            # SET NX answers OK or nil; PEXPIRE, EXISTS and DEL 1 or 0; a script 1, 0,
+            # a user id or nil.
+            return bool(reply)
+        case _:
+            assert_never(op)
 
 
 def _text(reply: Any) -> Any:
@@ -234,7 +262,7 @@ class _Retry:
 
 
 class _RedisStoreBase(BaseStore):
-    __slots__ = ("_client", "_owns_client", "_racy", "_retry_for")
+    __slots__ = ("_client", "_command", "_owns_client", "_racy", "_retry_for")
     _clients: ClassVar[tuple[type, ...]]
     _twin: ClassVar[str]
     _asyncio: ClassVar[bool]
@@ -265,16 +293,19 @@ class _RedisStoreBase(BaseStore):
         self._owns_client = False
         self._retry_for = float(retry_for)
         self._racy = False  # see AsyncRedisStore._attach
+        # One function per key layout, chosen once.
+        self._command = _record_command if self._core.records else _plain_command
         self._attach(client)
 
     def _attach(self, client: Any) -> None:
         """Whatever a store needs to set up around its client (nothing, by default)."""
 
     @property
-    def _atomic_rotate(self) -> bool:
-        # In the default layout, an old and a new key hash to any two Cluster slots.
+    def atomic_rotate(self) -> bool:
+        """False on a Redis Cluster in the default layout: an old and a new key hash to
+        any two slots, so rotation is two steps there (see the module)."""
         clusters = (redis.cluster.RedisCluster, redis.asyncio.cluster.RedisCluster)
-        return self._core.tagged or not isinstance(self._client, clusters)
+        return self._core.records or not isinstance(self._client, clusters)
 
     @classmethod
     def from_url(
@@ -341,8 +372,9 @@ class RedisStore(_RedisStoreBase, SyncStore):
             for client in [self._client, *made_with(self._client)]:
                 client.close()
 
-    def _execute(self, op: Op) -> Any:
-        command = _command(op, self._core.tagged)
+    def execute(self, op: Op) -> Any:
+        """Carries out one operation: one command (see the module)."""
+        command = self._command(op)
         retry = None
         while True:
             try:
@@ -396,7 +428,8 @@ class AsyncRedisStore(_RedisStoreBase, AsyncStore):
             for client in [self._client, *made_with(self._client)]:
                 await client.aclose()
 
-    async def _execute(self, op: Op) -> Any:
+    async def execute(self, op: Op) -> Any:
+        """Carries out one operation: one command (see the module)."""
         if self._gate is None:
             return await self._send(op)
         if self._ready is not None:
@@ -419,7 +452,7 @@ class AsyncRedisStore(_RedisStoreBase, AsyncStore):
             self._ready = None
 
     async def _send(self, op: Op) -> Any:
-        command = _command(op, self._core.tagged)
+        command = self._command(op)
         retry = None
         while True:
             try:

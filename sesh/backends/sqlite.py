@@ -41,9 +41,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from typing_extensions import Self, Unpack
+from typing_extensions import Self, Unpack, assert_never
 
-from sesh._core import (
+from sesh._redact import backend_error, command_secrets
+from sesh.backends import _sqlite_files as files
+from sesh.backends.base import (
+    AsyncStore,
+    BaseStore,
     Delete,
     DeleteUser,
     Fetch,
@@ -53,14 +57,13 @@ from sesh._core import (
     Options,
     Refresh,
     Rotate,
+    SyncStore,
+    Take,
     Ttl,
     capped,
     deadline,
     is_expired,
 )
-from sesh._redact import backend_error, command_secrets
-from sesh._store import AsyncStore, BaseStore, SyncStore
-from sesh.backends import _sqlite_files as files
 from sesh.errors import BackendError, SeshError
 
 __all__ = [
@@ -186,35 +189,39 @@ class _Database:
 
     def _run(self, conn: sqlite3.Connection, op: Op, now: float) -> Any:
         run = conn.execute
-        if type(op) is Fetch:
-            if op.touch_ms is None:
+        match op:
+            case Fetch(ttl_ms=None):
                 row = run(_SQL["get"], {"key": op.key, "now": now}).fetchone()
-            else:
-                exp = deadline(now, op.touch_ms)
+                return None if row is None else row[0]
+            case Fetch():
+                exp = deadline(now, op.ttl_ms)
                 row = run(_SQL["touch"], {"key": op.key, "now": now, "exp": exp}).fetchone()
-            return None if row is None else row[0]
-        if type(op) is Insert:
-            if next(self._inserts) % PURGE_EVERY == 0:
-                run(_SQL["purge"], {"now": now, "batch": PURGE_BATCH})
-            max_at = deadline(now, op.max_age_ms)
-            return _insert(conn, op.key, op.value, now, op.ttl_ms, max_at, op.user_index)
-        if type(op) is Refresh:
-            if op.ttl_ms is None:
+                return None if row is None else row[0]
+            case Insert():
+                if next(self._inserts) % PURGE_EVERY == 0:
+                    run(_SQL["purge"], {"now": now, "batch": PURGE_BATCH})
+                max_at = deadline(now, op.max_age_ms)
+                return _insert(conn, op.key, op.value, now, op.ttl_ms, max_at, op.user_index)
+            case Refresh(ttl_ms=None):
                 return run(_SQL["exists"], {"key": op.key, "now": now}).fetchone() is not None
-            exp = deadline(now, op.ttl_ms)
-            return run(_SQL["refresh"], {"key": op.key, "now": now, "exp": exp}).rowcount == 1
-        if type(op) is Delete:
-            row = run(_SQL["delete"], {"key": op.key}).fetchone()
-            return row is not None and not is_expired(row[0], now)
-        if type(op) is Rotate:
-            return _rotate(conn, op, now)
-        if type(op) is ListUser:
-            rows = run(_SQL["list"], {"index": op.user_index, "now": now}).fetchall()
-            return [key[len(op.head) :] for (key,) in rows]
-        if type(op) is DeleteUser:
-            rows = run(_SQL["delete user"], {"index": op.user_index}).fetchall()
-            return sum(1 for (expires_at,) in rows if not is_expired(expires_at, now))
-        raise TypeError(f"unknown operation {type(op).__name__}")
+            case Refresh():
+                exp = deadline(now, op.ttl_ms)
+                return run(_SQL["refresh"], {"key": op.key, "now": now, "exp": exp}).rowcount == 1
+            case Delete():
+                row = run(_SQL["delete"], {"key": op.key}).fetchone()
+                return row is not None and not is_expired(row[0], now)
+            case Rotate():
+                return _rotate(conn, op, now)
+            case ListUser():
+                rows = run(_SQL["list"], {"index": op.user_index, "now": now}).fetchall()
+                return [key[len(op.head) :] for (key,) in rows]
+            case DeleteUser():
+                rows = run(_SQL["delete user"], {"index": op.user_index}).fetchall()
+                return sum(1 for (expires_at,) in rows if not is_expired(expires_at, now))
+            case Take():
+                raise TypeError("a SQLite store rotates in one transaction: it takes no Take")
+            case _:
+                assert_never(op)
 
     def close(self) -> None:
         """Closes the idle connections now, and those in use as their calls end."""
@@ -382,7 +389,8 @@ class SqliteStore(_SqliteStoreBase, SyncStore):
         """Closes the database connections."""
         self._db.close()
 
-    def _execute(self, op: Op) -> Any:
+    def execute(self, op: Op) -> Any:
+        """Carries out one operation (see ``sesh.backends.base``)."""
         return self._db.execute(op)
 
 
@@ -409,7 +417,8 @@ class AsyncSqliteStore(_SqliteStoreBase, AsyncStore):
             finally:
                 executor.shutdown(wait=False)
 
-    async def _execute(self, op: Op) -> Any:
+    async def execute(self, op: Op) -> Any:
+        """Carries out one operation on the store's own threads."""
         if self._executor is None:
             raise BackendError(f"the SQLite store on {self.path} is closed")
         loop = asyncio.get_running_loop()

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sesh._core import Ttl
+from sesh._validate import Ttl
 from sesh.testing import AsyncSessionStoreConformance, SessionStoreConformance
 from sesh.urls import async_from_url, from_url
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from sesh._core import Ttl
+from sesh._validate import Ttl
 from sesh.testing._clock import FakeClock
 
 __all__ = ["CAPABILITIES", "Harness", "Kit", "StoreView", "WithFakeClock"]

@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 import pytest
 
-from sesh._core import new_session_id
+from sesh._validate import new_session_id
 from sesh.urls import from_url
 
 __all__ = ["check"]

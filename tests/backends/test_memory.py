@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sesh._core import Ttl
+from sesh._validate import Ttl
 from sesh.backends.memory import AsyncMemoryStore, MemoryStore
 from sesh.testing import (
     CAPABILITIES,

@@ -9,7 +9,7 @@ import fakeredis
 import pytest
 import redis
 
-from sesh._core import Ttl
+from sesh._validate import Ttl
 from sesh.backends.redis import AsyncRedisStore, RedisStore
 from sesh.testing import CAPABILITIES, AsyncSessionStoreConformance, SessionStoreConformance
 from tests.redis_data import age_keys, dump_keys

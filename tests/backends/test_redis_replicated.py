@@ -18,7 +18,7 @@ import pytest
 import redis
 import redis.cluster
 
-from sesh._core import Ttl
+from sesh._validate import Ttl
 from sesh.backends._redis_clients import client_from_url
 from sesh.backends.redis import FAILOVER_RETRY_SECONDS, AsyncRedisStore, RedisStore
 from sesh.testing import CAPABILITIES, AsyncSessionStoreConformance, SessionStoreConformance

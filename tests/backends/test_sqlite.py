@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import sesh
-from sesh._core import Ttl
+from sesh._validate import Ttl
 from sesh.backends import sqlite as sqlite_backend
 from sesh.backends.sqlite import AsyncSqliteStore, SqliteStore
 from sesh.testing import (
@@ -174,7 +174,9 @@ def test_a_version_1_file_is_migrated_and_keeps_its_sessions(tmp_path: Path) -> 
         conn.execute("INSERT INTO sesh_sessions VALUES (?, 'alice', NULL)", ("app:" + session_id,))
         conn.commit()
     with SqliteStore(path, "app", track_users=True, max_age=60) as store:
-        assert store.get(session_id) is None  # tagged keys: options do not read old rows
+        assert (
+            store.get(session_id) is None
+        )  # records, under tagged keys: options do not read old rows
     with SqliteStore(path, "app") as store:
         assert store.get(session_id) == "alice"
         assert store.rotate(session_id) is not None
