@@ -18,7 +18,7 @@ from typing import Any
 
 from benchmarks import _django, charts, concurrency, floor, local, options, peers, scale
 from benchmarks._common import header
-from tests.servers import RedisServer
+from testbed.servers import RedisServer
 
 NO_CHARTS = "No charts: matplotlib is missing (`pip install -e '.[charts]'`)."
 FULL = {"n": 300, "rounds": 11, "sizes": [1_000, 10_000, 100_000, 1_000_000], "many": 1_000_000}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import functools
 import io
 import subprocess
 import time
@@ -13,7 +14,7 @@ from typing import Any
 
 import redis.asyncio
 
-from benchmarks._common import Ratio, interleave, ratio
+from benchmarks._common import Ratio, Runner, interleave, ratio
 from sesh.backends.redis import AsyncRedisStore
 
 LEVELS = [1, 16, 64, 256]
@@ -51,13 +52,9 @@ def bench(url: str, port: int, n: int, rounds: int) -> list[tuple[int, Ratio, fl
 
     rows = []
     for tasks in LEVELS:
-        runners = {
-            "raw": lambda count, t=tasks: loop.run_until_complete(
-                many(lambda: client.get(key), t, count)
-            ),
-            "sesh": lambda count, t=tasks: loop.run_until_complete(
-                many(lambda: store.get(session_id), t, count)
-            ),
+        runners: dict[str, Runner] = {
+            "raw": functools.partial(_in_loop, loop, many, lambda: client.get(key), tasks),
+            "sesh": functools.partial(_in_loop, loop, many, lambda: store.get(session_id), tasks),
         }
         loop.run_until_complete(many(lambda: client.get(key), tasks, tasks))  # connections up
         rates = interleave(runners, n, rounds)
@@ -65,3 +62,10 @@ def bench(url: str, port: int, n: int, rounds: int) -> list[tuple[int, Ratio, fl
     loop.run_until_complete(client.aclose())
     loop.close()
     return rows
+
+
+def _in_loop(
+    loop: asyncio.AbstractEventLoop, many: Any, call: Any, tasks: int, count: int
+) -> float:
+    """``count`` calls from ``tasks`` tasks at once, run to completion in ``loop``."""
+    return loop.run_until_complete(many(call, tasks, count))  # type: ignore[no-any-return]

@@ -16,8 +16,8 @@ from statistics import median
 
 import redis
 
-from tests.failover import CUT_SECONDS, Outcome, kill_primary_under_load
-from tests.topologies import FAILOVER_MS, Cluster, SentinelGroup
+from testbed.failover import CUT_SECONDS, Outcome, kill_primary_under_load
+from testbed.topologies import FAILOVER_MS, Cluster, SentinelGroup
 
 
 def run(kind: type[Cluster] | type[SentinelGroup], cut_link: bool) -> tuple[float, Outcome]:

@@ -24,7 +24,7 @@ import redis
 
 import sesh
 from benchmarks._common import timed
-from tests.servers import RedisServer
+from testbed.servers import RedisServer
 
 TTL = 3600
 LAYOUTS: dict[str, dict[str, Any]] = {

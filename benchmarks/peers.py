@@ -14,6 +14,7 @@ refresh its expiry, kill it; each peer used the way its docs say.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import secrets
 from collections.abc import Callable
@@ -162,21 +163,28 @@ def round_trips(url: str) -> dict[str, dict[str, float]]:
     for name, verbs in async_contenders(client).items():
         # The async verbs, run to completion one by one, counted the same way.
         contenders[f"{name} (async)"] = (
-            {
-                verb: (lambda arg, c=call: loop.run_until_complete(c(arg)))
-                for verb, call in verbs.items()
-            },
-            lambda v=verbs: loop.run_until_complete(v["create"](None)),
+            {verb: _blocking(loop, call) for verb, call in verbs.items()},
+            functools.partial(_blocking(loop, verbs["create"]), None),
         )
     for name, (verbs, make) in contenders.items():
         one = make()
         found[name] = {
-            "create": count(lambda v=verbs: v["create"](None)),
-            "read": count(lambda v=verbs, o=one: v["read"](o)),
-            "refresh": count(lambda v=verbs, o=one: v["refresh"](o)),
-            "kill": count(lambda v=verbs, m=make: v["kill"](m())) - count(make),
+            "create": count(functools.partial(verbs["create"], None)),
+            "read": count(functools.partial(verbs["read"], one)),
+            "refresh": count(functools.partial(verbs["refresh"], one)),
+            "kill": count(_kill_fresh(verbs["kill"], make)) - count(make),
         }
     loop.run_until_complete(client.aclose())
     loop.close()
     raw.close()
     return found
+
+
+def _blocking(loop: asyncio.AbstractEventLoop, call: Any) -> Callable[[Any], Any]:
+    """An async verb, run to completion in ``loop`` when called."""
+    return lambda arg: loop.run_until_complete(call(arg))
+
+
+def _kill_fresh(kill: Any, make: Callable[[], Any]) -> Callable[[], Any]:
+    """Kills a session made just before (the count of ``make`` alone is taken away)."""
+    return lambda: kill(make())

@@ -15,7 +15,7 @@ from pathlib import Path
 import redis
 
 from sesh.backends.redis import RedisStore
-from tests.servers import RedisServer
+from testbed.servers import RedisServer
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ that writes a new session.
 from __future__ import annotations
 
 import base64
+import functools
 import gc
 import os
 import secrets
@@ -85,8 +86,8 @@ def bench_growth(url: str, directory: str, sizes: list[int], n: int) -> dict[str
         have = size
         for name, store in stores.items():
             session_id = store.set(1337)
-            results[name] += [per_call(lambda s=store, i=session_id: s.get(i), n),
-                              per_call(lambda s=store: s.set(1337), n)]  # fmt: skip
+            results[name] += [per_call(functools.partial(store.get, session_id), n),
+                              per_call(functools.partial(store.set, 1337), n)]  # fmt: skip
     on_sqlite.close()
     client.flushdb()
     client.close()

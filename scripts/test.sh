@@ -35,5 +35,5 @@ fi
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/mypy --strict sesh
+.venv/bin/mypy --strict sesh tests testbed examples benchmarks
 exec .venv/bin/python -m pytest "$@"

@@ -8,8 +8,8 @@ from typing import TypeVar
 
 import pytest
 
-from tests.servers import RedisServer
-from tests.topologies import Cluster, SentinelGroup
+from testbed.servers import RedisServer
+from testbed.topologies import Cluster, SentinelGroup
 
 T = TypeVar("T", Cluster, SentinelGroup)
 

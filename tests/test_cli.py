@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from sesh import cli
-from tests.servers import free_port
+from testbed.servers import free_port
 
 SESH = Path(sys.executable).with_name("sesh")
 

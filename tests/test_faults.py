@@ -15,8 +15,8 @@ import redis
 
 import sesh
 from sesh.backends.redis import AsyncRedisStore, RedisStore
-from tests.servers import RedisServer, free_port
-from tests.verbs import each_verb
+from testbed.servers import RedisServer, free_port
+from testbed.verbs import each_verb
 
 STREAM_SECONDS = 10.0  # every stream stops by itself after this
 

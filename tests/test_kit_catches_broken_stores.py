@@ -7,7 +7,7 @@ import pytest
 # Imported here, so that each in-process kit run below reuses these modules and
 # hypothesis's character tables instead of importing and building them again.
 import sesh.testing  # noqa: F401
-from tests.broken_stores import BROKEN
+from testbed.broken_stores import BROKEN
 
 KIT_RUN = """
 import functools
@@ -15,7 +15,7 @@ import functools
 import pytest
 from hypothesis import Phase, settings
 
-from tests.broken_stores import {name} as Store, DictStore
+from testbed.broken_stores import {name} as Store, DictStore
 from sesh.testing import {kit}, FakeClock, CAPABILITIES
 
 

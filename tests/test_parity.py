@@ -37,7 +37,7 @@ def shape(function: Any) -> list[tuple[str, Any, Any]]:
     return [(p.name, p.kind, p.default) for p in parameters if p.name != "self"]
 
 
-def annotations(function: Any) -> dict[str, Any]:
+def annotations_of(function: Any) -> dict[str, Any]:
     return {k: str(v) for k, v in inspect.get_annotations(function).items()}
 
 
@@ -49,7 +49,7 @@ def test_sync_and_async_twins_have_the_same_verbs(sync: type, async_: type) -> N
         assert not inspect.iscoroutinefunction(mine), f"{sync.__name__}.{verb}"
         assert inspect.iscoroutinefunction(theirs), f"{async_.__name__}.{verb}"
         assert shape(mine) == shape(theirs), verb
-        assert annotations(mine) == annotations(theirs), verb
+        assert annotations_of(mine) == annotations_of(theirs), verb
     assert hasattr(sync, "close")
     assert hasattr(async_, "aclose")
     assert inspect.iscoroutinefunction(async_.aclose)
@@ -59,7 +59,7 @@ def test_sync_and_async_twins_have_the_same_verbs(sync: type, async_: type) -> N
 def test_each_store_offers_what_the_protocols_declare(store: type) -> None:
     for verb in VERBS + MORE:
         assert shape(getattr(store, verb)) == shape(getattr(SeshStore, verb)), verb
-        assert annotations(getattr(store, verb)) == annotations(getattr(SeshStore, verb)), verb
+        assert annotations_of(getattr(store, verb)) == annotations_of(getattr(SeshStore, verb))
 
 
 def test_the_kit_sees_every_verb_as_a_store_has_it() -> None:
@@ -68,7 +68,7 @@ def test_the_kit_sees_every_verb_as_a_store_has_it() -> None:
 
 
 def test_the_command_line_has_every_verb() -> None:
-    commands = _parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    commands: Any = _parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     expected = {verb.replace("_", "-") for verb in VERBS + MORE} | {"check"}
     assert set(commands) == expected
     for verb in ("get", "liv", "die", "rotate"):

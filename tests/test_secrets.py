@@ -15,8 +15,8 @@ import redis
 import sesh
 from sesh.backends.redis import RedisStore
 from sesh.backends.sqlite import SqliteStore
-from tests.servers import free_port
-from tests.verbs import each_verb
+from testbed.servers import free_port
+from testbed.verbs import each_verb
 
 PASSWORD = "hunter2-Sw0rdfish"
 SESSION_ID = "k3JwWnbQ1pVYv8aWl9sqj2P4x7Hh0bGdTmZr5uNcEeA="

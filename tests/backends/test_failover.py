@@ -15,8 +15,8 @@ from collections.abc import Callable
 import pytest
 
 from sesh.backends.redis import FAILOVER_RETRY_SECONDS
-from tests.failover import kill_primary_under_load
-from tests.topologies import Cluster, SentinelGroup
+from testbed.failover import kill_primary_under_load
+from testbed.topologies import Cluster, SentinelGroup
 
 
 @pytest.mark.parametrize("cut_link", [False, True], ids=["healthy link", "link cut first"])

@@ -11,11 +11,12 @@ import redis
 
 from sesh._validate import Ttl
 from sesh.backends.redis import AsyncRedisStore, RedisStore
-from sesh.testing import CAPABILITIES, AsyncSessionStoreConformance, SessionStoreConformance
-from tests.redis_data import age_keys, dump_keys
+from sesh.testing import CAPABILITIES, AsyncSessionStoreConformance, Kit, SessionStoreConformance
+from testbed.redis_data import age_keys, dump_keys
 
 
 class _OnRedis:
+    kit: Kit
     url: str
     capabilities = CAPABILITIES
 
@@ -71,5 +72,5 @@ class TestRedisStoreOnFakeredis(SessionStoreConformance):
         # 1 s early); with a 2.5 s ttl the check still tells a reset from an add.
         # (Time is aged, not slept, so the longer ttl costs nothing.)
         if how == "touch":
-            self.short_ttl = 2.5
+            setattr(self, "short_ttl", 2.5)  # noqa: B010 (this test's instance only)
         super().test_refresh_resets_expiry_to_the_full_ttl(how)

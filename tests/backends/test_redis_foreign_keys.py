@@ -30,7 +30,7 @@ def store_on(redis_url: str, prefix: str) -> Iterator[Callable[..., RedisStore]]
         store.close()
 
 
-def snapshot(raw: redis.Redis, prefix: str) -> dict[bytes, tuple[bytes, bool]]:
+def snapshot(raw: redis.Redis, prefix: str) -> dict[Any, tuple[Any, bool]]:
     """Every key under the prefix: its type, and whether it has an expiry."""
     return {key: (raw.type(key), raw.pttl(key) > 0) for key in raw.scan_iter(match=f"{prefix}:*")}
 

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from sesh.backends.redis import RedisStore
-from tests.redis_data import age_keys
+from testbed.redis_data import age_keys
 
 DAY = 24 * 3600
 
@@ -22,7 +22,7 @@ def sent(raw: redis.Redis, call: Callable[[], Any]) -> list[str]:
     with raw.monitor() as monitor:
         call()
         raw.echo(marker)
-        names = []
+        names: list[str] = []
         while True:
             command = monitor.next_command()
             if command["command"] == f"ECHO {marker}":
@@ -32,7 +32,7 @@ def sent(raw: redis.Redis, call: Callable[[], Any]) -> list[str]:
                 names.append(name)
 
 
-LAYOUTS = {
+LAYOUTS: dict[str, dict[str, Any]] = {
     "default": {},
     "hash_ids": {"hash_ids": True},
     "max_age": {"max_age": 3600},
@@ -178,10 +178,10 @@ def test_monitor_shows_no_session_id_when_ids_are_hashed(
         made = [store.set("alice-the-user") for _ in range(2)]
         store.get(made[0], touch=True)
         store.liv(made[0])
-        made.append(store.rotate(made[0]))
+        made.append(store.rotate(made[0]) or "")
         store.die(made[1])
         raw.echo(marker)
-        lines = []
+        lines: list[str] = []
         while not lines or marker not in lines[-1]:
             lines.append(monitor.next_command()["command"])
     seen = "\n".join(lines)

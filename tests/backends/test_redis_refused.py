@@ -24,7 +24,7 @@ import redis
 import sesh
 from sesh._core import digest
 from sesh.backends.redis import AsyncRedisStore, RedisStore
-from tests.servers import RedisServer
+from testbed.servers import RedisServer
 
 SESSION_ID = "k3JwWnbQ1pVYv8aWl9sqj2P4x7Hh0bGdTmZr5uNcEeA="
 REFUSED = ("GETEX", "GETDEL", "EVALSHA")

@@ -21,9 +21,9 @@ import redis.cluster
 from sesh._validate import Ttl
 from sesh.backends._redis_clients import client_from_url
 from sesh.backends.redis import FAILOVER_RETRY_SECONDS, AsyncRedisStore, RedisStore
-from sesh.testing import CAPABILITIES, AsyncSessionStoreConformance, SessionStoreConformance
-from tests.redis_data import age_keys, dump_keys
-from tests.topologies import Cluster, SentinelGroup
+from sesh.testing import CAPABILITIES, AsyncSessionStoreConformance, Kit, SessionStoreConformance
+from testbed.redis_data import age_keys, dump_keys
+from testbed.topologies import Cluster, SentinelGroup
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +39,7 @@ def cluster_clients(redis_cluster: Cluster) -> Iterator[tuple[Any, Any]]:
 
 
 class _OnCluster:
+    kit: Kit
     url: str
     capabilities = CAPABILITIES
 
@@ -69,6 +70,7 @@ def sentinel_client(redis_sentinel: SentinelGroup) -> Iterator[Any]:
 
 
 class _OnSentinel:
+    kit: Kit
     url: str
     capabilities = CAPABILITIES
 

@@ -16,8 +16,8 @@ import redis.asyncio
 import sesh
 from sesh.backends.redis import AsyncRedisStore, RedisStore
 from sesh.testing._harness import StoreView
-from tests.servers import RedisServer, free_port
-from tests.verbs import each_verb
+from testbed.servers import RedisServer, free_port
+from testbed.verbs import each_verb
 
 
 def commands_seen(raw: redis.Redis) -> dict[str, int]:

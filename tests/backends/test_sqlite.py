@@ -21,7 +21,7 @@ from sesh.testing import (
     SessionStoreConformance,
     WithFakeClock,
 )
-from tests.backends import sqlite_worker
+from testbed import sqlite_worker
 
 
 class _OnFile(WithFakeClock):

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import redis
 
-from tests.servers import RedisServer, free_port
+from testbed.servers import RedisServer, free_port
 
 FAILOVER_MS = 1000  # cluster-node-timeout / down-after-milliseconds
 
@@ -148,7 +148,7 @@ class SentinelGroup:
 
     def _replica_up(self) -> bool:
         with _client(self.replica.port) as client:
-            return client.info("replication").get("master_link_status") == "up"
+            return bool(client.info("replication").get("master_link_status") == "up")
 
     def _sentinels_ready(self) -> bool:
         for sentinel in self.sentinels:

@@ -23,8 +23,8 @@ from typing import Any
 import redis
 
 from sesh.backends.redis import AsyncRedisStore, RedisStore
-from tests.servers import RedisServer
-from tests.topologies import Cluster, SentinelGroup, wait_for
+from testbed.servers import RedisServer
+from testbed.topologies import Cluster, SentinelGroup, wait_for
 
 STREAM_SECONDS = 20.0  # a stream stops by itself after this, or MAX_OPS calls
 MAX_OPS = 50_000

@@ -1,4 +1,4 @@
-"""One of several processes sharing a SQLite store (run by test_sqlite_processes.py)."""
+"""One of several processes sharing a SQLite store (run by tests/backends/test_sqlite.py)."""
 
 from __future__ import annotations
 
