@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test run, from a fresh Debian/Ubuntu machine: installs what is missing
-# (redis-server from the distribution, a virtualenv with sesh and its test and bench
-# extras: the suite runs the benchmarks in their quick mode), then
-# runs the linters, the type checker and the suite. Extra arguments go to pytest.
+# (redis-server from the distribution, a virtualenv with sesh and its test, bench and docs
+# extras: the suite runs the benchmarks in their quick mode), then runs the linters, the
+# type checker, a strict build of the docs site and the suite. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,9 +31,13 @@ if [ ! -x .venv/bin/python ]; then
         apt_install python3-venv && rm -rf .venv && "$python" -m venv .venv
     }
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,bench]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,bench,docs]'
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy --strict sesh tests testbed examples benchmarks
+# The docs site, strictly: a broken link or a docstring the reference cannot read fails.
+site=$(mktemp -d)
+.venv/bin/mkdocs build --strict --quiet --site-dir "$site"
+rm -rf "$site"
 exec .venv/bin/python -m pytest "$@"

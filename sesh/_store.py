@@ -114,7 +114,7 @@ class SyncStore(BaseStore):
         The session keeps its user and its absolute deadline (``max_age``). Call it on
         login and on every change of privilege, against session fixation. (On a Redis
         Cluster in the default layout it is two steps, never leaving both ids valid: see
-        the README.)
+        docs/options.md.)
         """
         return self._drive(self._core.rotate_flow(session_id, self.atomic_rotate))
 

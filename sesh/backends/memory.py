@@ -208,7 +208,7 @@ class MemoryStore(_MemoryStoreBase, SyncStore):
         prefix: key prefix (kept for parity with the other stores).
         ttl: session lifetime in seconds or a timedelta; None or 0 for never.
         clock: monotonic seconds; defaults to ``time.monotonic``.
-        options: ``track_users``, ``max_age``, ``hash_ids`` (``sesh.Options``; the README).
+        options: ``track_users``, ``max_age``, ``hash_ids`` (``sesh.Options``; docs/options.md).
     """
 
     __slots__ = ()

@@ -376,7 +376,7 @@ class SqliteStore(_SqliteStoreBase, SyncStore):
         busy_timeout: seconds a call waits for another writer's lock (default 10).
         file_mode: the permission bits of a file the store creates (default 0o600: its
             owner alone; 0o660 to share it with a group). An existing file keeps its own.
-        options: ``track_users``, ``max_age``, ``hash_ids`` (``sesh.Options``; the README).
+        options: ``track_users``, ``max_age``, ``hash_ids`` (``sesh.Options``; docs/options.md).
 
     Raises:
         SeshError: the file is not a sesh database, or has a newer schema.

@@ -5,7 +5,7 @@ failover side by side. Callers must see no error (each verb retries through the 
 and one stall shorter than the retry deadline; every session acknowledged before the kill
 must be readable after the promotion. With the replica's link cut first, what was
 acknowledged before the cut must be kept; what came after lived on the primary alone, and
-the test records how much of it was lost (the README quotes it).
+the test records how much of it was lost (benchmarks/failover.py measures it over runs).
 """
 
 from __future__ import annotations
