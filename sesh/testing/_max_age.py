@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sesh.testing._harness import Harness
-from sesh.testing._inputs import BAD_TTL_TYPES, BAD_TTL_VALUES
+from sesh.testing._inputs import BAD_TTL_TYPES, BAD_TTL_VALUES, shown
 
 __all__ = ["MaxAgeChecks"]
 
@@ -76,13 +76,13 @@ class MaxAgeChecks(Harness):
         self.pass_time(0.5 * ttl)
         assert store.get(new) is None, "rotation gave the session a new max_age"
 
-    @pytest.mark.parametrize("max_age", BAD_TTL_TYPES, ids=repr)
+    @pytest.mark.parametrize("max_age", BAD_TTL_TYPES, ids=shown)
     def test_max_age_of_the_wrong_type_is_refused(self, max_age: Any) -> None:
         self.kit.needs("max_age")
         with pytest.raises(TypeError, match="max_age"):
             self.kit.build(ttl=60, max_age=max_age)
 
-    @pytest.mark.parametrize("max_age", BAD_TTL_VALUES, ids=repr)
+    @pytest.mark.parametrize("max_age", BAD_TTL_VALUES, ids=shown)
     def test_bad_max_age_value_is_refused(self, max_age: Any) -> None:
         self.kit.needs("max_age")
         with pytest.raises(ValueError, match="max_age"):
