@@ -63,6 +63,8 @@ class Insert(NamedTuple):
     max_age_ms: int | None = None
     user_index: str | None = None
     member: str | None = None
+    """Only for a store that keeps each user's index apart from the sessions (Redis): the
+    session's entry there. A store whose index follows from its rows ignores it."""
 
 
 class Fetch(NamedTuple):
@@ -75,7 +77,8 @@ class Fetch(NamedTuple):
     key: str
     ttl_ms: int | None
     member: str | None = None
-    """The session in its user's index, if it is tracked: its deadline there follows."""
+    """Only for a store that keeps each user's index apart from the sessions (Redis): the
+    session's entry there, whose deadline follows. Others ignore it."""
 
 
 class Refresh(NamedTuple):
@@ -88,7 +91,8 @@ class Refresh(NamedTuple):
     key: str
     ttl_ms: int | None
     member: str | None = None
-    """The session in its user's index, if it is tracked: its deadline there follows."""
+    """Only for a store that keeps each user's index apart from the sessions (Redis): the
+    session's entry there, whose deadline follows. Others ignore it."""
 
 
 class Delete(NamedTuple):
@@ -97,6 +101,8 @@ class Delete(NamedTuple):
 
     key: str
     member: str | None = None
+    """Only for a store that keeps each user's index apart from the sessions (Redis): the
+    session's entry there. A store whose index follows from its rows ignores it."""
 
 
 class Rotate(NamedTuple):
