@@ -228,6 +228,13 @@ class SessionCore:
         tag = old[:2] if self.records else None
         user = None
         if not atomic:
+            if self.records:
+                # Take gives back the user alone: a record's absolute deadline and index
+                # would be lost, so the store must rotate records in one step.
+                raise SeshError(
+                    "rotate needs a store that rotates in one step when sessions are records"
+                    " (max_age, track_users); this one says atomic_rotate is False"
+                )
             user = yield Take(key)
             if user is None:
                 return None

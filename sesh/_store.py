@@ -162,7 +162,8 @@ class SyncStore(BaseStore):
 
     def execute(self, op: Op) -> Any:
         """Carries out one operation atomically and returns its result (see each operation
-        in ``sesh.backends.base``). The verbs call it; a backend implements it."""
+        in ``sesh.backends.base``). The hook a backend implements, which the verbs call:
+        apps call the verbs, never this (it skips every input rule)."""
         raise NotImplementedError(f"{type(self).__name__} must implement execute(op)")
 
 

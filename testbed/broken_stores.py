@@ -425,6 +425,15 @@ class HandleTouchesAndRotates(DictStore):
             return False
         return super().liv(session_id)
 
+    def rotate(self, session_id: Any) -> Any:
+        entry = self.entry_by(session_id) if isinstance(session_id, str) else None
+        if entry is None:
+            return super().rotate(session_id)
+        del self.data[f"{self.prefix}:{session_id}"]
+        new_id = self.new_id()
+        self.data[self.key(new_id)] = [entry[0], self.capped(self.deadline(), entry[2]), entry[2]]
+        return new_id
+
 
 class DieAllCountsIndex(DictStore):
     # die_all counts what its index holds, including sessions other verbs already ended.

@@ -32,6 +32,22 @@ def redis_url() -> Iterator[str]:
         server.close()
 
 
+@pytest.fixture(scope="module")
+def private_redis_url() -> Iterator[str]:
+    """A redis-server of the module's own, even when SESH_REDIS_URL names a shared one: for
+    tests that read server-wide statistics or MONITOR, which another pytest-xdist worker's
+    commands on a shared server would disturb."""
+    try:
+        server = RedisServer()
+        server.start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server.url
+    finally:
+        server.close()
+
+
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[Cluster]:
     """A 3-primary, 3-replica Redis Cluster on loopback, for the whole run."""

@@ -211,6 +211,14 @@ def test_rotation_ops_keep_the_tag_when_sessions_are_records() -> None:
         drive(core.rotate_flow(old), [False] * _core.MAX_ID_DRAWS)
 
 
+def test_records_are_never_rotated_in_two_steps() -> None:
+    # Take gives back only the user: a record's absolute deadline and index would be lost.
+    for options in ({"max_age": 60}, {"track_users": True}):
+        core = SessionCore("app", 60, **options)
+        with pytest.raises(SeshError, match="one step"):
+            drive(core.rotate_flow(_validate.new_session_id(), atomic=False), [])
+
+
 def test_rotation_in_two_steps_takes_then_inserts() -> None:
     core = SessionCore("app", 60)
     old = _validate.new_session_id()

@@ -50,6 +50,12 @@ BIG = "x" * 10_000_000
 CANARY_USER = "canary-user"
 
 
+@pytest.fixture(scope="module")
+def redis_url(private_redis_url: str) -> str:
+    """This module counts commands on the server (statistics, MONITOR): a server of its own."""
+    return private_redis_url
+
+
 @pytest.fixture(params=["memory", "sqlite", "redis"])
 def stores(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str) -> Iterator[Any]:
     """A store under a random prefix, and a canary session in another store beside it."""

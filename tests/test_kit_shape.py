@@ -56,6 +56,7 @@ class TestMyStore(SessionStoreConformance):
         assert store.get(store.set("alice")) == "alice"
         assert self.run(3) == 3
         self.close(self.build(ttl=60))
+        assert self._prefix == self.kit.prefix
         assert self.kit.prefix.startswith("sesh-kit-")
 
 
@@ -70,8 +71,24 @@ def test_the_old_helper_names_still_work_and_say_where_they_went(
     pytester.makepyfile(test_third_party=THIRD_PARTY)
     result = pytester.runpytest("-q", "-p", "no:cacheprovider", "-k", "my_own_check")
     result.assert_outcomes(passed=1)
-    for name in ("needs", "open", "run", "close", "build"):
-        result.stdout.fnmatch_lines([f"*DeprecationWarning: self.{name}() of sesh.testing*"])
+    for name in ("needs()", "open()", "run()", "close()", "build()", "_prefix"):
+        result.stdout.fnmatch_lines([f"*DeprecationWarning: self.{name} of sesh.testing*"])
+
+
+def test_a_fake_clock_mixed_in_on_either_side_moves_time(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_clock="""
+from sesh.backends.memory import MemoryStore
+from sesh.testing import SessionStoreConformance, WithFakeClock
+
+
+class TestAfter(SessionStoreConformance, WithFakeClock):
+    def make_store(self, *, prefix, ttl):
+        return MemoryStore(prefix, ttl, clock=self.clock)
+"""
+    )
+    result = pytester.runpytest("-q", "-p", "no:cacheprovider", "-k", "expires_after_ttl")
+    result.assert_outcomes(passed=1)
 
 
 def test_the_public_names_are_documented() -> None:

@@ -34,6 +34,10 @@ result with the conformance kit (``sesh.testing``). ``sesh.backends.memory``,
 ``sesh.backends.sqlite`` and ``sesh.backends.redis`` are built this way, and so is
 ``examples/custom_backend.py``, which the kit checks in sesh's own tests.
 
+A driver's exception becomes a ``BackendError`` through ``backend_error(what, exc,
+secrets)``, which drops what the driver quoted of the command (a key holds a session id);
+raise it outside the ``except`` block, or Python chains the raw exception again.
+
 A store that implements the whole protocol itself instead (no base) finds the input rules
 here too: ``check_user_id``, ``is_session_id``, ``ttl_to_ms``, ``check_prefix``,
 ``check_flag``.
@@ -56,6 +60,7 @@ from sesh._ops import (
     deadline,
     is_expired,
 )
+from sesh._redact import backend_error
 from sesh._store import AsyncStore, BaseStore, SyncStore
 from sesh._validate import Ttl, check_flag, check_prefix, check_user_id, is_session_id, ttl_to_ms
 
@@ -74,6 +79,7 @@ __all__ = [
     "SyncStore",
     "Take",
     "Ttl",
+    "backend_error",
     "capped",
     "check_flag",
     "check_prefix",

@@ -205,6 +205,16 @@ class Harness:
         finally:
             self.kit.clean_up()
 
+    @property
+    def _prefix(self) -> str:
+        """Deprecated: ``self.kit.prefix``."""
+        warnings.warn(
+            "self._prefix of sesh.testing is deprecated: use self.kit.prefix",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.kit.prefix
+
     open = _moved("open")
     build = _moved("build")
     run = _moved("run")
@@ -213,10 +223,10 @@ class Harness:
     needs = _moved("needs")
 
 
-class WithFakeClock:
-    """Time on a clock the test moves: mix in before the conformance class, and pass
-    ``self.clock`` to the stores ``make_store`` makes. The expiry checks then run at once
-    and exactly::
+class WithFakeClock(Harness):
+    """Time on a clock the test moves: mix it in, and pass ``self.clock`` to the stores
+    ``make_store`` makes. The expiry checks then run at once and exactly (as a kind of
+    ``Harness``, its ``pass_time`` wins whichever side of the conformance class it is on)::
 
         class TestMyStore(WithFakeClock, SessionStoreConformance):
             def make_store(self, *, prefix, ttl):

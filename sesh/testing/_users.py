@@ -130,6 +130,7 @@ class UserChecks(Harness):
         self.pass_time(self.short_ttl)
         assert store.get(made[0], touch=True) == "alice"
         assert store.liv(made[1]) is True
+        self.pass_time(1.5 * self.short_ttl)  # touch and liv gave them no deadline
         assert sorted(store.sessions("alice")) == sorted(made)
         assert store.die_all("alice") == 3
         assert [store.get(session_id) for session_id in made] == [None] * 3
@@ -157,8 +158,9 @@ class UserChecks(Harness):
         (bobs,) = store.sessions("bob")
         assert other.die(bobs) is False, "a handle ended a session of another prefix"
         assert store.get(mine) == "bob"
-        plain = self.kit.open(ttl=60, prefix=f"{self.kit.prefix}-plain", hash_ids=True)
-        assert plain.die(bobs) is False  # without track_users there are no handles
+        plain = self.kit.open(ttl=60, hash_ids=True)  # the same prefix, no track_users
+        assert plain.die(bobs) is False, "a store without track_users took a handle"
+        assert store.get(mine) == "bob"
 
     def test_many_sessions_of_one_user(self) -> None:
         self.kit.needs("track_users")

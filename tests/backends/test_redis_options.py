@@ -15,6 +15,12 @@ from testbed.redis_data import age_keys
 DAY = 24 * 3600
 
 
+@pytest.fixture(scope="module")
+def redis_url(private_redis_url: str) -> str:
+    """This module counts commands on the server (statistics, MONITOR): a server of its own."""
+    return private_redis_url
+
+
 def sent(raw: redis.Redis, call: Callable[[], Any]) -> list[str]:
     """The commands a call sent, by name (not those its scripts ran inside Redis, nor
     the handshake of the connection that sends the end marker)."""

@@ -20,6 +20,12 @@ from testbed.servers import RedisServer, free_port
 from testbed.verbs import each_verb
 
 
+@pytest.fixture(scope="module")
+def redis_url(private_redis_url: str) -> str:
+    """This module counts commands on the server (statistics, MONITOR): a server of its own."""
+    return private_redis_url
+
+
 def commands_seen(raw: redis.Redis) -> dict[str, int]:
     stats: dict[str, Any] = raw.info("commandstats")
     seen = {name.removeprefix("cmdstat_"): int(s["calls"]) for name, s in stats.items()}
