@@ -20,16 +20,8 @@ def redis_url() -> Iterator[str]:
     url = os.environ.get("SESH_REDIS_URL")
     if url:
         yield url
-        return
-    try:
-        server = RedisServer()
-        server.start()
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield server.url
-    finally:
-        server.close()
+    else:
+        yield from _own_server()
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +29,10 @@ def private_redis_url() -> Iterator[str]:
     """A redis-server of the module's own, even when SESH_REDIS_URL names a shared one: for
     tests that read server-wide statistics or MONITOR, which another pytest-xdist worker's
     commands on a shared server would disturb."""
+    yield from _own_server()
+
+
+def _own_server() -> Iterator[str]:
     try:
         server = RedisServer()
         server.start()
