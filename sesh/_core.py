@@ -256,6 +256,17 @@ class SessionCore:
         """The listing of a user's sessions (``track_users``)."""
         return ListUser(self._index_of(user_id, "sessions"), self._head)
 
+    def handle_of(self, session_id: object) -> str | None:
+        """A session's handle: an opaque name for it that is not its id (``{xy}`` and the
+        SHA-256 of the id), the same whatever the options; None for a malformed id.
+
+        With ``hash_ids`` and ``track_users`` it is what ``sessions`` lists and ``die``
+        takes. It lets a page or an API name a session without showing its id.
+        """
+        if not is_session_id(session_id):
+            return None
+        return f"{{{cast(str, session_id)[:2]}}}{digest(cast(str, session_id))}"
+
     def sessions_of(self, members: list[str]) -> list[str]:
         """What ``sessions`` returns for the members a ListUser found."""
         return [self._public(member) for member in members]

@@ -62,6 +62,17 @@ class BaseStore:
         """Whether the backend holds SHA-256 digests of session ids instead of the ids."""
         return self._core.hash_ids
 
+    def handle(self, session_id: str) -> str | None:
+        """The session's handle: an opaque name for it that is not its id (the same for
+        the same id), for pages and APIs that list a user's devices; None if the id is
+        malformed. With ``hash_ids`` and ``track_users`` it is what ``sessions`` lists
+        and what ``die`` takes. No backend call.
+
+        Raises:
+            TypeError: ``session_id`` is not a str.
+        """
+        return self._core.handle_of(session_id)
+
     def __repr__(self) -> str:
         # Settings only: a repr must never show a session id or a credential.
         shown = f"prefix={self.prefix!r}, ttl={self.ttl!r}"

@@ -84,8 +84,27 @@ class AsyncSessionStore(Protocol):
 
 @runtime_checkable
 class SeshStore(SessionStore, Protocol):
-    """What sesh's own stores are: a ``SessionStore`` with ``rotate``, and ``sessions`` and
-    ``die_all`` (which need ``track_users=True``)."""
+    """What sesh's own stores are: a ``SessionStore`` with its options readable, ``handle``,
+    ``rotate``, and ``sessions`` and ``die_all`` (which need ``track_users=True``)."""
+
+    @property
+    def track_users(self) -> bool:
+        """Whether the store keeps an index of each user's sessions."""
+        ...
+
+    @property
+    def max_age(self) -> float | None:
+        """The absolute lifetime of a session in seconds, or None."""
+        ...
+
+    @property
+    def hash_ids(self) -> bool:
+        """Whether the store holds digests of session ids instead of the ids."""
+        ...
+
+    def handle(self, session_id: str) -> str | None:
+        """An opaque name of the session that is not its id; None if malformed."""
+        ...
 
     def rotate(self, session_id: str) -> str | None:
         """Moves the session to a fresh id and ends the old one, atomically; None if none."""
@@ -103,6 +122,25 @@ class SeshStore(SessionStore, Protocol):
 @runtime_checkable
 class AsyncSeshStore(AsyncSessionStore, Protocol):
     """``SeshStore`` with awaitable methods: what sesh's own asyncio stores are."""
+
+    @property
+    def track_users(self) -> bool:
+        """Whether the store keeps an index of each user's sessions."""
+        ...
+
+    @property
+    def max_age(self) -> float | None:
+        """The absolute lifetime of a session in seconds, or None."""
+        ...
+
+    @property
+    def hash_ids(self) -> bool:
+        """Whether the store holds digests of session ids instead of the ids."""
+        ...
+
+    def handle(self, session_id: str) -> str | None:
+        """An opaque name of the session that is not its id (no I/O: not awaitable)."""
+        ...
 
     async def rotate(self, session_id: str) -> str | None:
         """Moves the session to a fresh id and ends the old one, atomically; None if none."""

@@ -147,6 +147,13 @@ class DictStore:
         self.data.pop(self.key(session_id), None)
         return found
 
+    def handle(self, session_id: Any) -> str | None:
+        if not isinstance(session_id, str):
+            raise TypeError("session_id must be a str")
+        if not self.valid(session_id):
+            return None
+        return hashlib.sha256(session_id.encode("ascii")).hexdigest()
+
     def rotate(self, session_id: Any) -> Any:
         if not self.valid(session_id):
             return None

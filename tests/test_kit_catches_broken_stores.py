@@ -45,6 +45,9 @@ class Async:
     async def die(self, session_id):
         return self.store.die(session_id)
 
+    def handle(self, session_id):
+        return self.store.handle(session_id)
+
     async def rotate(self, session_id):
         return self.store.rotate(session_id)
 

@@ -55,6 +55,17 @@ def test_sync_and_async_twins_have_the_same_verbs(sync: type, async_: type) -> N
     assert inspect.iscoroutinefunction(async_.aclose)
 
 
+@pytest.mark.parametrize(("sync", "async_"), TWINS[:3] + TWINS[4:], ids=lambda c: c.__name__)
+def test_handle_and_the_options_are_plain_on_both_twins(sync: Any, async_: Any) -> None:
+    # No I/O: handle() is not awaitable on an async store, and the options are properties.
+    for cls in (sync, async_):
+        assert not inspect.iscoroutinefunction(cls.handle)
+        for option in ("track_users", "max_age", "hash_ids"):
+            assert isinstance(inspect.getattr_static(cls, option), property), option
+    assert shape(sync.handle) == shape(async_.handle)
+    assert annotations_of(sync.handle) == annotations_of(async_.handle)
+
+
 @pytest.mark.parametrize("store", [MemoryStore, SqliteStore, RedisStore])
 def test_each_store_offers_what_the_protocols_declare(store: type) -> None:
     for verb in VERBS + MORE:
@@ -63,7 +74,7 @@ def test_each_store_offers_what_the_protocols_declare(store: type) -> None:
 
 
 def test_the_kit_sees_every_verb_as_a_store_has_it() -> None:
-    for verb in VERBS + MORE:
+    for verb in (*VERBS, *MORE, "handle"):
         assert shape(getattr(StoreView, verb)) == shape(getattr(SeshStore, verb)), verb
 
 

@@ -45,6 +45,9 @@ class StoreView:
     def die(self, session_id: Any) -> Any:
         return self._run(self.store.die(session_id))
 
+    def handle(self, session_id: Any) -> Any:
+        return self.store.handle(session_id)  # no I/O: never awaited
+
     def rotate(self, session_id: Any) -> Any:
         new_id = self._run(self.store.rotate(session_id))
         if isinstance(new_id, str):

@@ -162,6 +162,27 @@ class UserChecks(Harness):
         assert plain.die(bobs) is False, "a store without track_users took a handle"
         assert store.get(mine) == "bob"
 
+    def test_a_handle_names_a_session_without_its_id(self) -> None:
+        # What a page or an API shows for a device: stable, distinct, and no id in it.
+        self.kit.needs("track_users")
+        store = self.kit.open(ttl=60, track_users=True)
+        first, second = store.set("alice"), store.set("alice")
+        handle = store.handle(first)
+        assert type(handle) is str
+        assert handle == store.handle(first)
+        assert handle != store.handle(second)
+        for piece in (first, first[:20], first[-24:]):
+            assert piece not in handle, "a handle shows the session id"
+        assert store.handle("not a session id") is None
+        with pytest.raises(TypeError):
+            store.handle(None)
+        if "hash_ids" in self.capabilities:
+            hashed = self.kit.open(
+                ttl=60, prefix=f"{self.kit.prefix}-h", track_users=True, hash_ids=True
+            )
+            made = [hashed.set("alice") for _ in range(2)]
+            assert sorted(hashed.sessions("alice")) == sorted(hashed.handle(i) for i in made)
+
     def test_many_sessions_of_one_user(self) -> None:
         self.kit.needs("track_users")
         store = self.kit.open(ttl=60, track_users=True)
