@@ -1,0 +1,1 @@
+"""The example login app: one small app per framework, one shared page (``page.html``)."""

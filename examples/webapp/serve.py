@@ -1,0 +1,48 @@
+"""Serves the example login app on 127.0.0.1 until SIGTERM (or Ctrl-C).
+
+    python examples/webapp/serve.py fastapi --port 8000 --url redis://127.0.0.1:6379/0 \
+        [--ttl 3600] [--dev]
+
+One worker process (a ``memory://`` store cannot be shared by several), ``track_users`` on,
+and production cookies (``__Host-sesh``, Secure) unless ``--dev``, the development switch
+for plain http on localhost. ``--url`` defaults to ``$SESH_URL``: a URL with a password is
+better there than on a command line, which every local user can read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere: examples.webapp imports
+
+FRAMEWORKS = ("fastapi", "flask", "django")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("framework", choices=FRAMEWORKS)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--url", default=os.environ.get("SESH_URL"), help="store URL ($SESH_URL)")
+    parser.add_argument("--ttl", type=float, default=3600.0, help="session ttl in seconds")
+    parser.add_argument("--dev", action="store_true", help="plain-http cookies, for localhost")
+    args = parser.parse_args(argv)
+    if not args.url:
+        parser.error("give the store with --url or $SESH_URL")
+    if args.framework != "fastapi":
+        parser.exit(2, f"serve.py: {args.framework} comes with the web layer's part 2\n")
+
+    import uvicorn
+
+    from examples.webapp.fastapi_app import create_app
+
+    app = create_app(args.url, ttl=args.ttl, dev=args.dev)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", workers=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
