@@ -1,0 +1,282 @@
+"""The example app's HTTP contract, against each framework's app run as a real process.
+
+Written once: every framework's example app (``examples/webapp/serve.py FRAMEWORK``) must
+pass it, on a real redis-server and on the SQLite store. Cookies are raw headers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import redis
+
+from testbed.servers import RedisServer
+from testbed.webapps import Reply, WebApp
+
+FRAMEWORKS = ["fastapi"]  # the web layer's part 2 adds flask and django
+COOKIE = "__Host-sesh"
+ATTRIBUTES = "Path=/; Secure; HttpOnly; SameSite=Lax"
+SESSION_ID = re.compile(r"[A-Za-z0-9+/]{43}=")
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    """A redis-server of this module's own: its commands are counted, and it is stalled."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module", params=[(f, s) for f in FRAMEWORKS for s in ("redis", "sqlite")],
+                ids=lambda p: f"{p[0]}-{p[1]}")  # fmt: skip
+def app(
+    request: pytest.FixtureRequest,
+    redis_server: RedisServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[WebApp]:
+    framework, store = request.param
+    url = (
+        redis_server.url if store == "redis" else f"sqlite:///{tmp_path_factory.mktemp('web')}/s.db"
+    )
+    running = WebApp(framework, url).start()
+    yield running
+    running.stop()
+
+
+def session_cookie(reply: Reply) -> str:
+    """The session id a reply sets (asserting it sets exactly one, well-formed)."""
+    (header,) = reply.set_cookies()
+    name, _, rest = header.partition("=")
+    value = rest.split(";")[0]
+    assert name == COOKIE
+    assert SESSION_ID.fullmatch(value), header
+    return value
+
+
+def login(app: WebApp, user: str = "alice", cookie: str | None = None) -> str:
+    reply = app.call("POST", "/api/login", json_body={"user_id": user}, cookie=cookie)
+    assert reply.status == 200, reply.body
+    assert reply.json() == {"user_id": user}
+    return session_cookie(reply)
+
+
+def me(app: WebApp, session_id: str) -> Reply:
+    return app.call("GET", "/api/me", cookie=f"{COOKIE}={session_id}")
+
+
+def end_device(app: WebApp, session_id: str, handle: str) -> Reply:
+    cookie = f"{COOKIE}={session_id}"
+    return app.call("POST", "/api/sessions/end", cookie=cookie, json_body={"handle": handle})
+
+
+def redis_calls(server: RedisServer) -> int:
+    with redis.Redis(port=server.port) as client:
+        stats = client.info("commandstats")
+    # Less what this very count sends: a connection's HELLO and CLIENT SETINFO, and INFO.
+    ours = ("cmdstat_info", "cmdstat_hello", "cmdstat_client")
+    return sum(int(v["calls"]) for k, v in stats.items() if not k.startswith(ours))
+
+
+def test_anonymous_requests_get_no_cookie(app: WebApp) -> None:
+    reply = app.call("GET", "/api/me")
+    assert (reply.status, reply.json()) == (401, {"user_id": None})
+    assert reply.set_cookies() == []
+    assert app.call("GET", "/").status == 200
+    assert "text/html" in (app.call("GET", "/").header("content-type") or "")
+
+
+def test_login_sets_a_production_cookie_and_the_session_works(app: WebApp) -> None:
+    reply = app.call("POST", "/api/login", json_body={"user_id": "alice"})
+    assert reply.status == 200
+    (header,) = reply.set_cookies()
+    session_id = session_cookie(reply)
+    assert header == f"{COOKIE}={session_id}; {ATTRIBUTES}"
+    assert reply.header("cache-control") == "no-store"
+    answer = me(app, session_id)
+    assert (answer.status, answer.json()) == (200, {"user_id": "alice"})
+    assert answer.set_cookies() == []  # a resolved session writes no cookie
+
+
+def test_login_never_keeps_the_id_the_request_came_with(app: WebApp) -> None:
+    planted = "A" * 42 + "A="  # well-formed, unknown: an attacker's pick
+    first = login(app, cookie=f"{COOKIE}={planted}")
+    assert first != planted
+    second = login(app, "bob", cookie=f"{COOKIE}={first}")
+    assert second != first
+    assert me(app, first).status == 401, "the session the login came with was not ended"
+    assert me(app, second).json() == {"user_id": "bob"}
+
+
+def test_logout_ends_the_session_and_expires_the_cookie(app: WebApp) -> None:
+    session_id = login(app)
+    reply = app.call("POST", "/api/logout", cookie=f"{COOKIE}={session_id}")
+    assert (reply.status, reply.json()) == (200, {"ended": True})
+    (header,) = reply.set_cookies()
+    assert header.startswith(f"{COOKIE}=; Max-Age=0; ")
+    assert header.endswith(ATTRIBUTES)  # expired with exactly the attributes it was set with
+    assert reply.header("cache-control") == "no-store"
+    assert me(app, session_id).status == 401, "a replayed cookie after logout still works"
+    again = app.call("POST", "/api/logout", cookie=f"{COOKIE}={session_id}")
+    assert again.json() == {"ended": False}
+    nothing = app.call("POST", "/api/logout")
+    assert (nothing.json(), nothing.set_cookies()) == ({"ended": False}, [])
+
+
+def test_rotate_moves_the_session_to_a_fresh_id(app: WebApp) -> None:
+    session_id = login(app)
+    reply = app.call("POST", "/api/rotate", cookie=f"{COOKIE}={session_id}")
+    assert (reply.status, reply.json()) == (200, {"user_id": "alice"})
+    new_id = session_cookie(reply)
+    assert new_id != session_id
+    assert me(app, session_id).status == 401
+    assert me(app, new_id).json() == {"user_id": "alice"}
+    assert app.call("POST", "/api/rotate").status == 401
+
+
+def test_devices_are_listed_by_handle_and_ended_by_their_owner(app: WebApp) -> None:
+    user = f"dev-{time.monotonic_ns()}"
+    mine, other = login(app, user), login(app, user)
+    listed = app.call("GET", "/api/sessions", cookie=f"{COOKIE}={mine}")
+    assert listed.status == 200
+    sessions = listed.json()["sessions"]
+    assert sorted(s["current"] for s in sessions) == [False, True]
+    for session_id in (mine, other):
+        assert session_id.encode() not in listed.body
+    assert not SESSION_ID.search(listed.body.decode()), "a session id in the device list"
+    theirs = next(s["handle"] for s in sessions if not s["current"])
+    # Another user's handle ends nothing.
+    stranger = login(app, f"stranger-{time.monotonic_ns()}")
+    (stranger_handle,) = (
+        s["handle"]
+        for s in app.call("GET", "/api/sessions", cookie=f"{COOKIE}={stranger}").json()["sessions"]
+    )
+    end = app.call(
+        "POST",
+        "/api/sessions/end",
+        cookie=f"{COOKIE}={mine}",
+        json_body={"handle": stranger_handle},
+    )
+    assert end.json() == {"ended": False}
+    assert me(app, stranger).status == 200
+    for junk in ("", "x" * 100, theirs[:-1]):
+        end = app.call(
+            "POST", "/api/sessions/end", cookie=f"{COOKIE}={mine}", json_body={"handle": junk}
+        )
+        assert (end.status, end.json()) == (200, {"ended": False})
+    end = app.call(
+        "POST", "/api/sessions/end", cookie=f"{COOKIE}={mine}", json_body={"handle": theirs}
+    )
+    assert end.json() == {"ended": True}
+    assert me(app, other).status == 401
+    assert me(app, mine).status == 200
+    assert app.call("GET", "/api/sessions").status == 401
+
+
+def test_log_out_my_other_devices(app: WebApp) -> None:
+    user = f"others-{time.monotonic_ns()}"
+    mine, *others = (login(app, user) for _ in range(3))
+    reply = app.call("POST", "/api/logout-others", cookie=f"{COOKIE}={mine}")
+    assert (reply.status, reply.json()) == (200, {"ended": 2})
+    assert [me(app, s).status for s in others] == [401, 401]
+    assert me(app, mine).status == 200
+    assert app.call("POST", "/api/logout-others").status == 401
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["junk", "A" * 43, "A" * 45, "x" * 10_000, "A" * 42 + "B=", "", '"' + "A" * 42 + 'A="x'],
+    ids=["junk", "short", "long", "10 KB", "bad padding", "empty", "quoted garbage"],
+)
+def test_a_malformed_cookie_is_anonymous_and_reaches_no_store(
+    app: WebApp, redis_server: RedisServer, value: str
+) -> None:
+    before = redis_calls(redis_server)
+    reply = app.call("GET", "/api/me", cookie=f"{COOKIE}={value}")
+    assert (reply.status, reply.json()) == (401, {"user_id": None})
+    assert reply.set_cookies() == []
+    if "redis" in app.store_url:
+        assert redis_calls(redis_server) == before, "a malformed cookie reached the store"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        (b'{"user_id": ""}', "application/json", 400),
+        (b'{"user_id": "' + b"x" * 1025 + b'"}', "application/json", 400),
+        (b'{"user_id": 42}', "application/json", 400),
+        (b'{"user": "alice"}', "application/json", 400),
+        (b"not json", "application/json", 400),
+        (b"user_id=alice", "application/x-www-form-urlencoded", 415),
+        (b'{"user_id": "alice"}', "text/plain", 415),
+    ],
+    ids=["empty", "too long", "not a string", "no user_id", "not JSON", "a form", "text/plain"],
+)
+def test_a_bad_login_is_a_client_error_and_no_session(
+    app: WebApp, body: bytes, content_type: str, status: int
+) -> None:
+    reply = app.call("POST", "/api/login", body=body, content_type=content_type)
+    assert reply.status == status, reply.body
+    assert reply.set_cookies() == []
+
+
+def test_forty_concurrent_requests_on_one_cookie(app: WebApp) -> None:
+    session_id = login(app)
+    with ThreadPoolExecutor(40) as pool:
+        replies = list(pool.map(lambda _: me(app, session_id), range(40)))
+    assert [r.status for r in replies] == [200] * 40
+    assert {r.json()["user_id"] for r in replies} == {"alice"}
+
+
+@pytest.fixture(scope="module")
+def short_lived(redis_server: RedisServer) -> Iterator[WebApp]:
+    """The app with a 1.2 s ttl, for sliding expiry and the idle timeout."""
+    running = WebApp(FRAMEWORKS[0], redis_server.url, ttl=1.2).start()
+    yield running
+    running.stop()
+
+
+def test_use_keeps_a_session_alive_and_idleness_ends_it(short_lived: WebApp) -> None:
+    session_id = login(short_lived)
+    for _ in range(4):  # 2 s in all: past the ttl, but never idle for as long as it
+        time.sleep(0.5)
+        assert me(short_lived, session_id).status == 200
+    time.sleep(1.5)
+    assert me(short_lived, session_id).status == 401
+
+
+@pytest.fixture
+def stalling(tmp_path: Path) -> Iterator[tuple[WebApp, RedisServer]]:
+    server = RedisServer()
+    server.start()
+    running = WebApp(FRAMEWORKS[0], server.url).start()
+    yield running, server
+    if server.process is not None:
+        os.kill(server.process.pid, signal.SIGCONT)
+    running.stop()
+    server.close()
+
+
+def test_a_stalled_store_is_a_503_then_service_again(stalling: tuple[WebApp, RedisServer]) -> None:
+    app, server = stalling
+    session_id = login(app)
+    assert server.process is not None
+    os.kill(server.process.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        reply = me(app, session_id)
+        took = time.monotonic() - started
+        assert reply.status == 503, reply.body
+        assert reply.set_cookies() == [], "an outage must not clear the cookie"
+        assert took < 5
+        assert app.call("POST", "/api/login", json_body={"user_id": "bob"}).status == 503
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+    assert me(app, session_id).json() == {"user_id": "alice"}  # the same cookie, served again
