@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test run, from a fresh Debian/Ubuntu machine: installs what is missing
-# (redis-server from the distribution, a virtualenv with sesh and its test, bench and docs
-# extras: the suite runs the benchmarks in their quick mode), then runs the linters, the
-# type checker, a strict build of the docs site and the suite. Extra arguments go to pytest.
+# (redis-server, chromium and chromium-driver from the distribution; a virtualenv with sesh
+# and its test, bench and docs extras: the suite runs the benchmarks in their quick mode),
+# then runs the linters, the type checker, a strict build of the docs site and the suite.
+# Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,11 +17,17 @@ apt_install() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
-if [ -z "${SESH_REDIS_URL:-}" ] && ! command -v redis-server >/dev/null 2>&1; then
-    echo "test.sh: redis-server is missing; installing Debian's redis-server package" >&2
-    apt_install redis-server || {
-        echo "test.sh: could not install redis-server: install it yourself, or set" \
-            "SESH_REDIS_URL to a Redis 6.2+ the tests may write to" >&2
+# What the tests start for real: redis-server, and headless Chromium with its driver for
+# the browser test (Debian's packages; selenium is given the driver, it downloads nothing).
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "test.sh: installing Debian's ${missing[*]}" >&2
+    apt_install "${missing[@]}" || {
+        echo "test.sh: could not install ${missing[*]}: install them yourself (apt-get" \
+            "install ${missing[*]})" >&2
         exit 1
     }
 fi
