@@ -10,7 +10,7 @@ import os
 import re
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -75,6 +75,23 @@ def me(app: WebApp, session_id: str) -> Reply:
 def end_device(app: WebApp, session_id: str, handle: str) -> Reply:
     cookie = f"{COOKIE}={session_id}"
     return app.call("POST", "/api/sessions/end", cookie=cookie, json_body={"handle": handle})
+
+
+def commands_sent(server: RedisServer, call: Callable[[], object]) -> list[str]:
+    """The commands clients sent the server while ``call`` ran (not those a script ran
+    inside it, nor what this watch itself sends)."""
+    marker = f"end-{time.monotonic_ns()}"
+    with redis.Redis(port=server.port) as client, client.monitor() as monitor:
+        call()
+        client.echo(marker)
+        names: list[str] = []
+        while True:
+            command = monitor.next_command()
+            if command["command"] == f"ECHO {marker}":
+                return names
+            name = command["command"].split()[0].upper()
+            if command["client_type"] != "lua" and name not in ("HELLO", "CLIENT", "INFO"):
+                names.append(name)
 
 
 def redis_calls(server: RedisServer) -> int:
@@ -188,6 +205,26 @@ def test_log_out_my_other_devices(app: WebApp) -> None:
     assert [me(app, s).status for s in others] == [401, 401]
     assert me(app, mine).status == 200
     assert app.call("POST", "/api/logout-others").status == 401
+
+
+@pytest.fixture(scope="module", params=FRAMEWORKS)
+def redis_app(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator[WebApp]:
+    """Each framework's app on the module's redis-server, whose commands are watched."""
+    running = WebApp(request.param, redis_server.url).start()
+    yield running
+    running.stop()
+
+
+def test_a_request_costs_one_store_command_with_a_cookie_and_none_without(
+    redis_app: WebApp, redis_server: RedisServer
+) -> None:
+    app = redis_app
+    session_id = login(app)
+    me(app, session_id)  # the script is cached on the server from now on
+    sent = commands_sent(redis_server, lambda: me(app, session_id))
+    assert sent == ["EVALSHA"], "resolving a session took more than one call"  # get + touch
+    anonymous = commands_sent(redis_server, lambda: app.call("GET", "/api/me"))
+    assert anonymous == [], "a request without a cookie reached the store"
 
 
 @pytest.mark.parametrize(
