@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,7 @@ class WebApp:
         self.dev = dev
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
+        self.log: Any = None
 
     def start(self, timeout: float = 30.0) -> WebApp:
         self.port = free_port()
@@ -57,12 +59,14 @@ class WebApp:
         args += ["--ttl", str(self.ttl)] + (["--dev"] if self.dev else [])
         # The store URL through the environment, as the example recommends for passwords.
         env = {**os.environ, "SESH_URL": self.store_url}
-        self.process = subprocess.Popen(args, env=env, cwd=ROOT, stderr=subprocess.PIPE)
+        # Its errors to a file: a pipe nobody reads would fill and stall the server.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop)
+        self.process = subprocess.Popen(args, env=env, cwd=ROOT, stderr=self.log)
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
-                assert self.process.stderr is not None
-                raise RuntimeError(f"the app exited: {self.process.stderr.read().decode()[-2000:]}")
+                self.log.seek(0)
+                raise RuntimeError(f"the app exited: {self.log.read().decode()[-2000:]}")
             try:
                 self.call("GET", "/api/me", timeout=1.0)
                 return self
@@ -107,6 +111,7 @@ class WebApp:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self.process is not None and self.process.stderr is not None:
-            self.process.stderr.close()
         self.process = None
+        if self.log is not None:
+            self.log.close()
+            self.log = None

@@ -3,12 +3,15 @@
 The JSON API (every framework's app serves the same one):
 
 - ``GET /api/me``: 200 ``{"user_id": ...}``, or 401 ``{"user_id": null}``
-- ``POST /api/login`` ``{"user_id": "alice"}`` (``application/json`` only: the CSRF defence
-  of a JSON API under ``SameSite=Lax``): a fresh session. A demo: a real app checks a
-  password first.
+- ``POST /api/login`` ``{"user_id": "alice"}``: a fresh session. A demo: a real app checks
+  a password first.
 - ``POST /api/logout``, ``POST /api/rotate``, ``GET /api/sessions``,
   ``POST /api/sessions/end`` ``{"handle": ...}``, ``POST /api/logout-others``
 - ``GET /``: the page (``page.html``)
+
+Every POST takes ``application/json`` only (a JSON object, at most ``MAX_BODY`` bytes): a
+form from another site cannot send that, nor can a page of a sibling subdomain without the
+browser asking first, so the state-changing routes need no CSRF token.
 """
 
 import json
@@ -25,6 +28,8 @@ from sesh.web import AsyncWebSession, CookiePolicy
 from sesh.web.fastapi import setup
 
 PAGE = Path(__file__).with_name("page.html")
+MAX_BODY = 4096
+"""The longest request body taken: a user id is at most 1024 bytes."""
 
 
 class BadRequest(Exception):
@@ -35,16 +40,33 @@ class BadRequest(Exception):
         self.status = status
 
 
-async def json_body(request: Request, field: str) -> Any:
-    """The named field of a JSON object body; a client error for anything else."""
+async def json_object(request: Request) -> dict[str, Any]:
+    """A POST's body: a JSON object in UTF-8, at most ``MAX_BODY`` bytes; a client error
+    for anything else (the wrong type 415, too long 413, not a JSON object 400)."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != "application/json":
         raise BadRequest(415, "send application/json")
+    length = request.headers.get("content-length", "0")
+    if not length.isdigit() or int(length) > MAX_BODY:
+        raise BadRequest(413, f"a body is at most {MAX_BODY} bytes")
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise BadRequest(413, f"a body is at most {MAX_BODY} bytes")
     try:
-        body = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest(400, "the body is not JSON") from None
-    if not isinstance(body, dict) or field not in body:
+        body = json.loads(raw.decode("utf-8")) if raw else {}
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, nested past the stack
+        raise BadRequest(400, "the body is not JSON in UTF-8") from None
+    if not isinstance(body, dict):
+        raise BadRequest(400, "send a JSON object")
+    return body
+
+
+async def json_field(request: Request, field: str) -> Any:
+    """The named field of a POST's JSON object."""
+    body = await json_object(request)
+    if field not in body:
         raise BadRequest(400, f"send a JSON object with {field!r}")
     return body[field]
 
@@ -59,7 +81,10 @@ def create_app(store_url: str, *, ttl: float, dev: bool) -> FastAPI:
         yield
         await store.aclose()
 
-    app = FastAPI(title="sesh example", lifespan=lifespan)
+    # No /docs: Swagger UI would load scripts from a CDN into the app's own origin.
+    app = FastAPI(
+        title="sesh example", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
     auth = setup(app, store, cookie=CookiePolicy(development=dev), devices=True)
     Session = Annotated[AsyncWebSession, Depends(auth.session)]
     UserId = Annotated[str, Depends(auth.required_user_id)]
@@ -79,7 +104,7 @@ def create_app(store_url: str, *, ttl: float, dev: bool) -> FastAPI:
 
     @app.post("/api/login")
     async def login(request: Request, session: Session) -> dict[str, str]:
-        user_id = await json_body(request, "user_id")
+        user_id = await json_field(request, "user_id")
         if not isinstance(user_id, str):
             raise BadRequest(400, "user_id must be a string")
         try:
@@ -89,11 +114,13 @@ def create_app(store_url: str, *, ttl: float, dev: bool) -> FastAPI:
         return {"user_id": user_id}
 
     @app.post("/api/logout")
-    async def logout(session: Session) -> dict[str, bool]:
+    async def logout(request: Request, session: Session) -> dict[str, bool]:
+        await json_object(request)
         return {"ended": await session.logout()}
 
     @app.post("/api/rotate")
-    async def rotate(session: Session, user_id: UserId) -> JSONResponse:
+    async def rotate(request: Request, session: Session, user_id: UserId) -> JSONResponse:
+        await json_object(request)
         if not await session.rotate():
             return JSONResponse({"user_id": None}, status_code=401)
         return JSONResponse({"user_id": user_id})
@@ -105,13 +132,14 @@ def create_app(store_url: str, *, ttl: float, dev: bool) -> FastAPI:
 
     @app.post("/api/sessions/end")
     async def end(request: Request, session: Session, user_id: UserId) -> dict[str, bool]:
-        handle = await json_body(request, "handle")
+        handle = await json_field(request, "handle")
         if not isinstance(handle, str):
             raise BadRequest(400, "handle must be a string")
         return {"ended": await session.end_device(handle)}
 
     @app.post("/api/logout-others")
-    async def logout_others(session: Session, user_id: UserId) -> dict[str, int]:
+    async def logout_others(request: Request, session: Session, user_id: UserId) -> dict[str, int]:
+        await json_object(request)
         return {"ended": await session.logout_others()}
 
     return app

@@ -16,8 +16,13 @@ __all__ = ["CookiePolicy"]
 
 SameSite = Literal["lax", "strict", "none"]
 
-# RFC 6265's cookie-name is an RFC 7230 token.
+# RFC 6265's cookie-name is an RFC 7230 token; a path-value is any CHAR but controls and
+# ";"; a domain a host name.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_PATH = re.compile(r"/[\x20-\x3a\x3c-\x7e]*")
+_HOST = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
 _EXPIRED = "Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
 
 
@@ -61,22 +66,26 @@ class CookiePolicy:
         object.__setattr__(self, "cookie_name", name)
         if self.same_site not in ("lax", "strict", "none"):
             raise ValueError("same_site must be 'lax', 'strict' or 'none'")
-        if self.domain is not None and (not isinstance(self.domain, str) or not self.domain):
+        if self.domain is not None and (
+            not isinstance(self.domain, str) or not _HOST.fullmatch(self.domain.lstrip("."))
+        ):
             raise ValueError("domain must be a host name, or None for the exact host")
-        if not isinstance(self.path, str) or not self.path.startswith("/"):
-            raise ValueError("path must start with /")
+        if not isinstance(self.path, str) or not _PATH.fullmatch(self.path):
+            raise ValueError("path must start with / and hold no ';' or control character")
         if self.max_age is not None and (
             isinstance(self.max_age, bool) or not isinstance(self.max_age, int)
         ):
             raise TypeError("max_age must be whole seconds, or None")
         if self.max_age is not None and self.max_age < 1:
             raise ValueError("max_age must be at least 1 second, or None")
-        if name.startswith(("__Host-", "__Secure-")) and not self.secure:
+        # Browsers match the prefixes without regard to case (RFC 6265bis).
+        folded = name.lower()
+        if folded.startswith(("__host-", "__secure-")) and not self.secure:
             raise ValueError(
                 f"a {name.split('-')[0]}- cookie must be Secure: in development, name it"
                 " without the prefix (the default does)"
             )
-        if name.startswith("__Host-") and (self.domain is not None or self.path != "/"):
+        if folded.startswith("__host-") and (self.domain is not None or self.path != "/"):
             raise ValueError("a __Host- cookie has no Domain and Path=/ (the browser says so)")
         if self.same_site == "none" and not self.secure:
             raise ValueError("SameSite=None needs Secure: not in development")

@@ -40,6 +40,10 @@ class Call(NamedTuple):
     touch: bool | None = None
     """For ``get``: the ``touch`` flag."""
 
+    def __repr__(self) -> str:
+        # Never the arguments: they are session ids (error trackers record locals).
+        return f"Call({self.method!r}, <{len(self.args)} arguments>)"
+
 
 Flow = Generator[Call, Any, T]
 

@@ -94,6 +94,13 @@ class _WebSessionBase:
         self._set_cookie = self._cookie.set_cookie(session_id)
         self._arrived = True
 
+    def _issue_or_undo(self, new_id: str, user_id: str) -> None:
+        # A session made while the response started (another task sent it) can reach no
+        # browser: the async twin has ended it already; say so.
+        if self._sealed:
+            raise RuntimeError("the response started during the login: log in before it")
+        self._issued(new_id, user_id)
+
     def _ended(self) -> None:
         self.session_id = self.user_id = None
         self._set_cookie = self._cookie.clear_cookie() if self._arrived else None
@@ -123,13 +130,15 @@ class WebSession(_WebSessionBase):
         no store call otherwise. Raises ``BackendError`` if the store fails."""
         session = cls(store, cookie, devices, cookie_header)
         session.user_id = flows.run(flows.resolve(session.session_id), store)
+        if session.user_id is None:
+            session.session_id = None  # a dead or unknown id: nothing of it is kept
         return session
 
     def login(self, user_id: str | int) -> None:
         """Logs ``user_id`` in with a fresh session id (the old session, if any, ends)."""
         self._open()
         new_id = flows.run(flows.login(self.session_id, user_id), self._store)
-        self._issued(new_id, str(user_id))
+        self._issue_or_undo(new_id, str(user_id))
 
     def logout(self) -> bool:
         """Ends the session on the server and expires the cookie; True if there was one."""
@@ -173,7 +182,11 @@ class WebSession(_WebSessionBase):
 
 
 class AsyncWebSession(_WebSessionBase):
-    """A request's login session on an asyncio store (ASGI: Starlette, FastAPI)."""
+    """A request's login session on an asyncio store (ASGI: Starlette, FastAPI).
+
+    ``session_id`` is the id of the live session, or None: an unknown or expired id the
+    request came with is dropped, never kept.
+    """
 
     __slots__ = ()
 
@@ -185,13 +198,17 @@ class AsyncWebSession(_WebSessionBase):
         no store call otherwise. Raises ``BackendError`` if the store fails."""
         session = cls(store, cookie, devices, cookie_header)
         session.user_id = await flows.arun(flows.resolve(session.session_id), store)
+        if session.user_id is None:
+            session.session_id = None  # a dead or unknown id: nothing of it is kept
         return session
 
     async def login(self, user_id: str | int) -> None:
         """Logs ``user_id`` in with a fresh session id (the old session, if any, ends)."""
         self._open()
         new_id = await flows.arun(flows.login(self.session_id, user_id), self._store)
-        self._issued(new_id, str(user_id))
+        if self._sealed:  # the response started while the store worked: no cookie can go
+            await self._store.die(new_id)
+        self._issue_or_undo(new_id, str(user_id))
 
     async def logout(self) -> bool:
         """Ends the session on the server and expires the cookie; True if there was one."""

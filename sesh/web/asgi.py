@@ -12,9 +12,16 @@ middleware writes the cookie (``Set-Cookie``, with ``Cache-Control: no-store``) 
 response starts. Other scopes (``lifespan``) pass through untouched.
 
 When the store fails (``BackendError``) the request is not treated as logged out: an http
-request gets ``503 Service Unavailable`` (JSON, ``Retry-After: 1``, no cookie change) and
-never reaches the app; a websocket is refused at the handshake (the server answers it with
-HTTP 403). Errors of the app itself are not touched.
+request gets ``503 Service Unavailable`` (JSON, ``Retry-After: 1``) and no cookie change,
+unless a step had already changed the server (a rotation done, then a failure: the 503
+then carries the new cookie, so that the browser keeps a live id); a websocket is refused
+at the handshake (the server answers it with HTTP 403). Errors of the app itself are not
+touched.
+
+With Starlette or FastAPI, add the middleware through the app's middleware list (or
+``sesh.web.fastapi.setup``), not by wrapping the app object: wrapped around it, it sits
+outside Starlette's own error handling, which turns a store failure in a route into a 500
+before the middleware can answer 503.
 """
 
 from __future__ import annotations
@@ -80,7 +87,7 @@ class SessionMiddleware:
         except BackendError:
             failed = True
         if failed:
-            await _refuse(kind, send)
+            await _refuse(kind, send)  # nothing changed: no cookie either
             return
         scope[SCOPE_KEY] = session
 
@@ -91,10 +98,7 @@ class SessionMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 session.seal()
-                extra = [
-                    (k.encode("latin-1"), v.encode("latin-1"))
-                    for k, v in session.response_headers()
-                ]
+                extra = _encoded(session.response_headers())
                 if extra:
                     message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
@@ -107,12 +111,14 @@ class SessionMiddleware:
             await self.app(scope, receive, send_with_cookie)
         except BackendError:
             # The store failed under the app (a login, a logout): 503, and no cookie
-            # change, so that the user is not logged out by an outage.
+            # change but what the store already made, so that an outage logs nobody out.
             if started:
                 raise
             failed = True
         if failed:
-            await _refuse(kind, send)
+            # If a step had already changed the server (a rotate done, then a failure),
+            # the browser must learn the new id or lose its session: the cookie goes too.
+            await _refuse(kind, send, session.response_headers())
 
 
 def session_of(scope: Scope) -> AsyncWebSession:
@@ -127,13 +133,17 @@ def session_of(scope: Scope) -> AsyncWebSession:
     return session
 
 
+def _encoded(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+
+
 def _cookie_header(scope: Scope) -> str | None:
     # HTTP/2 may split cookies over several headers; they join with "; ".
     values = [v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"cookie"]
     return "; ".join(values) if values else None
 
 
-async def _refuse(kind: str, send: Send) -> None:
+async def _refuse(kind: str, send: Send, cookie: list[tuple[str, str]] | None = None) -> None:
     if kind == "websocket":
         await send({"type": "websocket.close", "code": 1011})
         return
@@ -146,6 +156,11 @@ async def _refuse(kind: str, send: Send) -> None:
                 (b"content-length", str(len(_UNAVAILABLE)).encode("ascii")),
                 (b"retry-after", b"1"),
                 (b"cache-control", b"no-store"),
+                *[
+                    (k.encode("latin-1"), v.encode("latin-1"))
+                    for k, v in cookie or ()
+                    if k != "cache-control"
+                ],
             ],
         }
     )

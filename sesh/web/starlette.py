@@ -5,11 +5,10 @@
 
     from starlette.middleware import Middleware
     from starlette.middleware.authentication import AuthenticationMiddleware
-    from sesh.web.asgi import SessionMiddleware
-    from sesh.web.starlette import SessionAuthBackend
+    from sesh.web.starlette import SessionAuthBackend, session_middleware
 
     app = Starlette(routes=..., middleware=[
-        Middleware(SessionMiddleware, store=store),            # outside: resolves the session
+        session_middleware(store),       # outside: resolves the session (checked at once)
         Middleware(AuthenticationMiddleware, backend=SessionAuthBackend()),
     ])
 
@@ -21,18 +20,22 @@ anonymous one Starlette's ``UnauthenticatedUser``. ``session(request)`` gives th
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.authentication import (
     AuthCredentials,
     AuthenticationBackend,
     BaseUser,
     SimpleUser,
 )
+from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection
 
-from sesh.web._session import AsyncWebSession
-from sesh.web.asgi import session_of
+from sesh.web._cookies import CookiePolicy
+from sesh.web._session import AsyncWebSession, check_setup
+from sesh.web.asgi import SessionMiddleware, session_of
 
-__all__ = ["SessionAuthBackend", "SessionUser", "session"]
+__all__ = ["SessionAuthBackend", "SessionUser", "session", "session_middleware"]
 
 
 class SessionUser(SimpleUser):
@@ -54,6 +57,21 @@ class SessionAuthBackend(AuthenticationBackend):
         if current.user_id is None:
             return None
         return AuthCredentials(["authenticated"]), SessionUser(current.user_id)
+
+
+def session_middleware(
+    store: Any, *, cookie: CookiePolicy | None = None, devices: bool = False
+) -> Middleware:
+    """``Middleware(SessionMiddleware, ...)`` for Starlette's middleware list, checked now:
+    Starlette builds its middleware at the first request, and uvicorn would start the
+    server with a setup that cannot work.
+
+    Raises:
+        TypeError, ValueError: a setup that cannot work (see ``check_setup``).
+    """
+    cookie = CookiePolicy() if cookie is None else cookie
+    check_setup(store, cookie, devices, asyncio=True)
+    return Middleware(SessionMiddleware, store=store, cookie=cookie, devices=devices)
 
 
 def session(request: HTTPConnection) -> AsyncWebSession:

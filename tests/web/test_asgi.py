@@ -3,6 +3,7 @@ does not reach (websockets, request.user, dependencies, OpenAPI, start-up refusa
 
 # No "from __future__ import annotations": FastAPI reads the routes' dependencies from
 # their annotations at run time.
+import asyncio
 import subprocess
 import sys
 from typing import Annotated, Any
@@ -24,7 +25,7 @@ from sesh.errors import BackendError
 from sesh.web import AsyncWebSession, CookiePolicy
 from sesh.web.asgi import SessionMiddleware
 from sesh.web.fastapi import setup
-from sesh.web.starlette import SessionAuthBackend, session
+from sesh.web.starlette import SessionAuthBackend, session, session_middleware
 
 DEV = CookiePolicy(development=True)  # the test client speaks plain http
 
@@ -196,3 +197,42 @@ def test_importing_sesh_imports_no_framework() -> None:
         "assert not loaded, loaded"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+class FailsAfterRotating(AsyncMemoryStore):
+    async def sessions(self, user_id: str | int) -> list[str]:
+        raise BackendError("the store is down")
+
+
+def test_a_failure_after_a_rotation_keeps_the_browser_on_the_live_id() -> None:
+    # Plain ASGI (no framework's error handling): the middleware's own 503 must carry the
+    # new cookie, or the browser keeps an id the rotation just ended.
+    store = FailsAfterRotating(ttl=60, track_users=True)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        current = scope["sesh"]
+        if scope["path"] == "/login":
+            await current.login("alice")
+        else:
+            await current.rotate()
+            await current.devices()  # fails
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    client = TestClient(SessionMiddleware(app, store, DEV, devices=True))
+    client.get("/login")
+    old = client.cookies["sesh"]
+    reply = client.get("/rotate-then-fail")
+    assert reply.status_code == 503
+    new = reply.cookies["sesh"]
+    assert new != old
+    assert asyncio.run(store.get(new)) == "alice"  # the browser holds the live id
+    assert asyncio.run(store.get(old)) is None
+
+
+def test_starlettes_middleware_list_is_checked_at_once() -> None:
+    with pytest.raises(ValueError, match="track_users"):
+        session_middleware(AsyncMemoryStore(ttl=60), devices=True)
+    entry = session_middleware(AsyncMemoryStore(ttl=60), cookie=DEV)
+    app = Starlette(routes=[Route("/", lambda request: PlainTextResponse("x"))], middleware=[entry])
+    assert TestClient(app).get("/").text == "x"

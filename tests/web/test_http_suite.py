@@ -134,28 +134,28 @@ def test_login_never_keeps_the_id_the_request_came_with(app: WebApp) -> None:
 
 def test_logout_ends_the_session_and_expires_the_cookie(app: WebApp) -> None:
     session_id = login(app)
-    reply = app.call("POST", "/api/logout", cookie=f"{COOKIE}={session_id}")
+    reply = app.call("POST", "/api/logout", json_body={}, cookie=f"{COOKIE}={session_id}")
     assert (reply.status, reply.json()) == (200, {"ended": True})
     (header,) = reply.set_cookies()
     assert header.startswith(f"{COOKIE}=; Max-Age=0; ")
     assert header.endswith(ATTRIBUTES)  # expired with exactly the attributes it was set with
     assert reply.header("cache-control") == "no-store"
     assert me(app, session_id).status == 401, "a replayed cookie after logout still works"
-    again = app.call("POST", "/api/logout", cookie=f"{COOKIE}={session_id}")
+    again = app.call("POST", "/api/logout", json_body={}, cookie=f"{COOKIE}={session_id}")
     assert again.json() == {"ended": False}
-    nothing = app.call("POST", "/api/logout")
+    nothing = app.call("POST", "/api/logout", json_body={})
     assert (nothing.json(), nothing.set_cookies()) == ({"ended": False}, [])
 
 
 def test_rotate_moves_the_session_to_a_fresh_id(app: WebApp) -> None:
     session_id = login(app)
-    reply = app.call("POST", "/api/rotate", cookie=f"{COOKIE}={session_id}")
+    reply = app.call("POST", "/api/rotate", json_body={}, cookie=f"{COOKIE}={session_id}")
     assert (reply.status, reply.json()) == (200, {"user_id": "alice"})
     new_id = session_cookie(reply)
     assert new_id != session_id
     assert me(app, session_id).status == 401
     assert me(app, new_id).json() == {"user_id": "alice"}
-    assert app.call("POST", "/api/rotate").status == 401
+    assert app.call("POST", "/api/rotate", json_body={}).status == 401
 
 
 def test_devices_are_listed_by_handle_and_ended_by_their_owner(app: WebApp) -> None:
@@ -200,11 +200,11 @@ def test_devices_are_listed_by_handle_and_ended_by_their_owner(app: WebApp) -> N
 def test_log_out_my_other_devices(app: WebApp) -> None:
     user = f"others-{time.monotonic_ns()}"
     mine, *others = (login(app, user) for _ in range(3))
-    reply = app.call("POST", "/api/logout-others", cookie=f"{COOKIE}={mine}")
+    reply = app.call("POST", "/api/logout-others", json_body={}, cookie=f"{COOKIE}={mine}")
     assert (reply.status, reply.json()) == (200, {"ended": 2})
     assert [me(app, s).status for s in others] == [401, 401]
     assert me(app, mine).status == 200
-    assert app.call("POST", "/api/logout-others").status == 401
+    assert app.call("POST", "/api/logout-others", json_body={}).status == 401
 
 
 @pytest.fixture(scope="module", params=FRAMEWORKS)
@@ -264,6 +264,37 @@ def test_a_bad_login_is_a_client_error_and_no_session(
     assert reply.set_cookies() == []
 
 
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, 413),  # past the body limit
+        (b"[" * 2000 + b"]" * 2000, 400),  # nested past Python's stack
+        ('{"user_id": "alice"}'.encode("utf-16"), 400),  # JSON, but not in UTF-8
+        (b'{"user_id": "al\xffice"}', 400),
+        (b'["alice"]', 400),
+        (b'{"user_id": "' + b"x" * 5000 + b'"}', 413),
+    ],
+    ids=["huge", "deep", "utf-16", "invalid utf-8", "an array", "over 4 KB"],
+)
+def test_hostile_bodies_are_client_errors(app: WebApp, body: bytes, status: int) -> None:
+    reply = app.call("POST", "/api/login", body=body, content_type="application/json")
+    assert reply.status == status, reply.body
+    assert reply.set_cookies() == []
+
+
+def test_state_changing_posts_take_only_json(app: WebApp) -> None:
+    # A form of another site (or of a sibling subdomain, the same "site") can post with
+    # the cookie under SameSite=Lax, but only as a form: every POST refuses that.
+    session_id = login(app)
+    cookie = f"{COOKIE}={session_id}"
+    form = "application/x-www-form-urlencoded"
+    for path in ("/api/logout", "/api/rotate", "/api/logout-others", "/api/sessions/end"):
+        reply = app.call("POST", path, cookie=cookie, body=b"handle=x", content_type=form)
+        assert reply.status == 415, (path, reply.status)
+        assert reply.set_cookies() == []
+    assert me(app, session_id).json() == {"user_id": "alice"}
+
+
 def test_forty_concurrent_requests_on_one_cookie(app: WebApp) -> None:
     session_id = login(app)
     with ThreadPoolExecutor(40) as pool:
@@ -274,18 +305,18 @@ def test_forty_concurrent_requests_on_one_cookie(app: WebApp) -> None:
 
 @pytest.fixture(scope="module")
 def short_lived(redis_server: RedisServer) -> Iterator[WebApp]:
-    """The app with a 1.2 s ttl, for sliding expiry and the idle timeout."""
-    running = WebApp(FRAMEWORKS[0], redis_server.url, ttl=1.2).start()
+    """The app with a 2 s ttl, for sliding expiry and the idle timeout."""
+    running = WebApp(FRAMEWORKS[0], redis_server.url, ttl=2.0).start()
     yield running
     running.stop()
 
 
 def test_use_keeps_a_session_alive_and_idleness_ends_it(short_lived: WebApp) -> None:
     session_id = login(short_lived)
-    for _ in range(4):  # 2 s in all: past the ttl, but never idle for as long as it
-        time.sleep(0.5)
+    for _ in range(4):  # 2.8 s in all: past the ttl, but never idle for as long as it
+        time.sleep(0.7)
         assert me(short_lived, session_id).status == 200
-    time.sleep(1.5)
+    time.sleep(2.3)
     assert me(short_lived, session_id).status == 401
 
 
