@@ -9,66 +9,33 @@ The JSON API (every framework's app serves the same one):
   ``POST /api/sessions/end`` ``{"handle": ...}``, ``POST /api/logout-others``
 - ``GET /``: the page (``page.html``)
 
-Every POST takes ``application/json`` only (a JSON object, at most ``MAX_BODY`` bytes): a
-form from another site cannot send that, nor can a page of a sibling subdomain without the
-browser asking first, so the state-changing routes need no CSRF token.
+Bodies follow ``examples/webapp/_api.py``: JSON objects only, at most 4 KB.
 """
 
-import json
+# No "from __future__ import annotations": FastAPI reads the dependencies from the
+# annotations at run time, and they name local functions.
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 import sesh
+from examples.webapp._api import MAX_BODY, PAGE, BadRequest, check_headers, field, parse_object
 from sesh.web import AsyncWebSession, CookiePolicy
 from sesh.web.fastapi import setup
 
-PAGE = Path(__file__).with_name("page.html")
-MAX_BODY = 4096
-"""The longest request body taken: a user id is at most 1024 bytes."""
-
-
-class BadRequest(Exception):
-    """A client error: its status and message."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
 
 async def json_object(request: Request) -> dict[str, Any]:
-    """A POST's body: a JSON object in UTF-8, at most ``MAX_BODY`` bytes; a client error
-    for anything else (the wrong type 415, too long 413, not a JSON object 400)."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != "application/json":
-        raise BadRequest(415, "send application/json")
-    length = request.headers.get("content-length", "0")
-    if not length.isdigit() or int(length) > MAX_BODY:
-        raise BadRequest(413, f"a body is at most {MAX_BODY} bytes")
+    """A POST's body by the rules of ``_api``, read no further than the limit."""
+    check_headers(request.headers.get("content-type"), request.headers.get("content-length"))
     raw = b""
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > MAX_BODY:
-            raise BadRequest(413, f"a body is at most {MAX_BODY} bytes")
-    try:
-        body = json.loads(raw.decode("utf-8")) if raw else {}
-    except (ValueError, RecursionError):  # not UTF-8, not JSON, nested past the stack
-        raise BadRequest(400, "the body is not JSON in UTF-8") from None
-    if not isinstance(body, dict):
-        raise BadRequest(400, "send a JSON object")
-    return body
-
-
-async def json_field(request: Request, field: str) -> Any:
-    """The named field of a POST's JSON object."""
-    body = await json_object(request)
-    if field not in body:
-        raise BadRequest(400, f"send a JSON object with {field!r}")
-    return body[field]
+            break
+    return parse_object(raw)
 
 
 def create_app(store_url: str, *, ttl: float, dev: bool) -> FastAPI:
@@ -104,9 +71,7 @@ def create_app(store_url: str, *, ttl: float, dev: bool) -> FastAPI:
 
     @app.post("/api/login")
     async def login(request: Request, session: Session) -> dict[str, str]:
-        user_id = await json_field(request, "user_id")
-        if not isinstance(user_id, str):
-            raise BadRequest(400, "user_id must be a string")
+        user_id = field(await json_object(request), "user_id")
         try:
             await session.login(user_id)
         except ValueError as exc:  # empty, too long, not text
@@ -132,9 +97,7 @@ def create_app(store_url: str, *, ttl: float, dev: bool) -> FastAPI:
 
     @app.post("/api/sessions/end")
     async def end(request: Request, session: Session, user_id: UserId) -> dict[str, bool]:
-        handle = await json_field(request, "handle")
-        if not isinstance(handle, str):
-            raise BadRequest(400, "handle must be a string")
+        handle = field(await json_object(request), "handle")
         return {"ended": await session.end_device(handle)}
 
     @app.post("/api/logout-others")

@@ -15,6 +15,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere: examples.webapp imports
@@ -32,15 +33,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.url:
         parser.error("give the store with --url or $SESH_URL")
-    if args.framework != "fastapi":
-        parser.exit(2, f"serve.py: {args.framework} comes with the web layer's part 2\n")
+    if args.framework == "flask":
+        # A real WSGI server, one process; its threads serve requests side by side.
+        import waitress
+
+        from examples.webapp.flask_app import create_app as create_flask_app
+
+        flask_app = create_flask_app(args.url, ttl=args.ttl, dev=args.dev)
+        waitress.serve(flask_app, host="127.0.0.1", port=args.port, threads=8, _quiet=True)
+        return 0
 
     import uvicorn
 
-    from examples.webapp.fastapi_app import create_app
+    if args.framework == "django":
+        from examples.webapp.django_app import create_app as create_django_app
 
-    app = create_app(args.url, ttl=args.ttl, dev=args.dev)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", workers=1)
+        asgi_app: Any = create_django_app(args.url, ttl=args.ttl, dev=args.dev)
+    else:
+        from examples.webapp.fastapi_app import create_app
+
+        asgi_app = create_app(args.url, ttl=args.ttl, dev=args.dev)
+    uvicorn.run(asgi_app, host="127.0.0.1", port=args.port, log_level="warning", workers=1)
     return 0
 
 

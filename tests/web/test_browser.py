@@ -32,9 +32,9 @@ INSTALL_HINT = (
 )
 
 
-@pytest.fixture(scope="module")
-def app(private_redis_url: str) -> Iterator[WebApp]:
-    running = WebApp("fastapi", private_redis_url).start()
+@pytest.fixture(scope="module", params=["fastapi", "flask", "django"])
+def app(request: pytest.FixtureRequest, private_redis_url: str) -> Iterator[WebApp]:
+    running = WebApp(request.param, private_redis_url).start()
     yield running
     running.stop()
 

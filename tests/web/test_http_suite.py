@@ -12,7 +12,6 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import redis
@@ -20,7 +19,7 @@ import redis
 from testbed.servers import RedisServer
 from testbed.webapps import Reply, WebApp
 
-FRAMEWORKS = ["fastapi"]  # the web layer's part 2 adds flask and django
+FRAMEWORKS = ["fastapi", "flask", "django"]
 COOKIE = "__Host-sesh"
 ATTRIBUTES = "Path=/; Secure; HttpOnly; SameSite=Lax"
 SESSION_ID = re.compile(r"[A-Za-z0-9+/]{43}=")
@@ -303,10 +302,10 @@ def test_forty_concurrent_requests_on_one_cookie(app: WebApp) -> None:
     assert {r.json()["user_id"] for r in replies} == {"alice"}
 
 
-@pytest.fixture(scope="module")
-def short_lived(redis_server: RedisServer) -> Iterator[WebApp]:
-    """The app with a 2 s ttl, for sliding expiry and the idle timeout."""
-    running = WebApp(FRAMEWORKS[0], redis_server.url, ttl=2.0).start()
+@pytest.fixture(scope="module", params=FRAMEWORKS)
+def short_lived(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator[WebApp]:
+    """Each app with a 2 s ttl, for sliding expiry and the idle timeout."""
+    running = WebApp(request.param, redis_server.url, ttl=2.0).start()
     yield running
     running.stop()
 
@@ -320,11 +319,11 @@ def test_use_keeps_a_session_alive_and_idleness_ends_it(short_lived: WebApp) -> 
     assert me(short_lived, session_id).status == 401
 
 
-@pytest.fixture
-def stalling(tmp_path: Path) -> Iterator[tuple[WebApp, RedisServer]]:
+@pytest.fixture(params=FRAMEWORKS)
+def stalling(request: pytest.FixtureRequest) -> Iterator[tuple[WebApp, RedisServer]]:
     server = RedisServer()
     server.start()
-    running = WebApp(FRAMEWORKS[0], server.url).start()
+    running = WebApp(request.param, server.url).start()
     yield running, server
     if server.process is not None:
         os.kill(server.process.pid, signal.SIGCONT)

@@ -1,0 +1,254 @@
+"""Django: login sessions through a middleware, and ``login``/``logout`` that mirror
+``django.contrib.auth``'s.
+
+::
+
+    # settings.py
+    SESH = {"URL": "redis://localhost:6379/0", "TTL": 3600}
+    MIDDLEWARE = [
+        ...,
+        "django.contrib.auth.middleware.AuthenticationMiddleware",  # if the app has it
+        "sesh.web.django.SessionMiddleware",                        # after it
+    ]
+
+    # views.py
+    from sesh.web.django import login, logout
+
+    def sign_in(request):
+        user = authenticate(request, username=..., password=...)
+        login(request, user)  # alogin in an async view
+        ...
+
+Settings, in one ``SESH`` dict: ``URL`` (the store), ``TTL`` (seconds, default 3600),
+``TRACK_USERS`` and ``DEVICES`` (device lists; default False), and ``COOKIE``: the
+keyword arguments of ``CookiePolicy`` (``{"development": True}`` for plain http on
+localhost).
+
+The middleware resolves each request's session (one store call, or none without a
+well-formed cookie) on a sync store under WSGI and an asyncio one under ASGI, sets
+``request.sesh`` (the ``WebSession`` or ``AsyncWebSession``) and ``request.user``: a user of
+``get_user_model()`` loaded lazily from the session's user id (``await request.auser()``
+in async views), or ``AnonymousUser``. It writes the cookie on the way out. A store
+failure (``BackendError``) is a 503, never a logout.
+
+Beside Django's own apps: the session cookie is sesh's (``__Host-sesh``), Django's
+``sessions`` app and its ``sessionid`` cookie may stay for the app's other data (sesh does
+not hold any), and ``CsrfViewMiddleware`` works as it does (its ``csrftoken`` cookie is its
+own; a JSON API that only takes ``application/json`` needs no token, forms do). sesh does
+not use ``django.contrib.auth``'s session keys: log in and out with this module's
+``login``/``logout``, which send ``user_logged_in`` and ``user_logged_out`` as Django's do.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.functional import SimpleLazyObject
+
+import sesh
+from sesh.errors import BackendError
+from sesh.web._cookies import CookiePolicy
+from sesh.web._session import AsyncWebSession, WebSession, check_setup
+
+__all__ = ["SessionMiddleware", "alogin", "alogout", "login", "logout", "session"]
+
+
+class _Settings:
+    """The ``SESH`` settings, read and checked once per process; the stores made lazily
+    (a sync one under WSGI, an asyncio one under ASGI)."""
+
+    def __init__(self) -> None:
+        config = getattr(settings, "SESH", None)
+        if not isinstance(config, dict) or not config.get("URL"):
+            raise ImproperlyConfigured('sesh needs settings.SESH = {"URL": ..., ...}')
+        self.url: str = config["URL"]
+        self.ttl = config.get("TTL", 3600)
+        self.track_users = bool(config.get("TRACK_USERS", False))
+        self.devices = bool(config.get("DEVICES", False))
+        try:
+            self.cookie = CookiePolicy(**config.get("COOKIE", {}))
+        except (TypeError, ValueError) as exc:
+            raise ImproperlyConfigured(f"settings.SESH['COOKIE']: {exc}") from None
+        self._stores: dict[bool, Any] = {}
+
+    def store(self, asyncio: bool) -> Any:
+        if asyncio not in self._stores:
+            make = sesh.async_from_url if asyncio else sesh.from_url
+            store = make(self.url, ttl=self.ttl, track_users=self.track_users)
+            try:
+                check_setup(store, self.cookie, self.devices, asyncio=asyncio)
+            except (TypeError, ValueError) as exc:
+                raise ImproperlyConfigured(f"settings.SESH: {exc}") from None
+            self._stores[asyncio] = store
+        return self._stores[asyncio]
+
+
+@functools.cache
+def _settings() -> _Settings:
+    return _Settings()
+
+
+class SessionMiddleware:
+    """Resolves each request's session, sets ``request.sesh`` and ``request.user``, and
+    writes the cookie on the way out (see the module). Sync and async capable: under ASGI
+    it runs async, on an asyncio store."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+        self.config = _settings()
+        self.store = self.config.store(self.is_async)  # a setup that cannot work fails now
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self.__acall__(request)
+        config = self.config
+        try:
+            current = WebSession.resolve(
+                self.store, config.cookie, config.devices, request.headers.get("cookie")
+            )
+        except BackendError:
+            return _unavailable()
+        _attach(request, current)
+        response = self.get_response(request)
+        return _written(response, current)
+
+    async def __acall__(self, request: HttpRequest) -> Any:
+        config = self.config
+        try:
+            current = await AsyncWebSession.resolve(
+                self.store, config.cookie, config.devices, request.headers.get("cookie")
+            )
+        except BackendError:
+            return _unavailable()
+        _attach(request, current)
+        response = await self.get_response(request)
+        return _written(response, current)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> Any:
+        # A store that fails in a view is no logout: 503 (the cookie then carries only
+        # what the store already changed).
+        return _unavailable() if isinstance(exception, BackendError) else None
+
+
+def _attach(request: HttpRequest, current: WebSession | AsyncWebSession) -> None:
+    request.sesh = current
+    request.user = SimpleLazyObject(lambda: _user(current.user_id))
+    request.auser = functools.partial(_auser, current)
+
+
+def _anonymous() -> Any:
+    # Imported when first needed: the auth models need the app registry ready.
+    from django.contrib.auth.models import AnonymousUser
+
+    return AnonymousUser()
+
+
+def _user(user_id: str | None) -> Any:
+    if user_id is None:
+        return _anonymous()
+    model = get_user_model()
+    try:
+        return model._default_manager.get(pk=user_id)
+    except (model.DoesNotExist, ValueError):
+        return _anonymous()
+
+
+async def _auser(current: WebSession | AsyncWebSession) -> Any:
+    if current.user_id is None:
+        return _anonymous()
+    model = get_user_model()
+    try:
+        return await model._default_manager.aget(pk=current.user_id)
+    except (model.DoesNotExist, ValueError):
+        return _anonymous()
+
+
+def _written(response: HttpResponse, current: WebSession | AsyncWebSession) -> HttpResponse:
+    current.seal()
+    for name, value in current.response_headers():
+        # One Set-Cookie of sesh's; Django sends the cookies of response.cookies beside it.
+        response.headers[name] = value
+    return response
+
+
+def _unavailable() -> HttpResponse:
+    return JsonResponse(
+        {"error": "the session store is unavailable"},
+        status=503,
+        headers={"Retry-After": "1", "Cache-Control": "no-store"},
+    )
+
+
+def session(request: HttpRequest) -> WebSession | AsyncWebSession:
+    """The request's session (``WebSession`` under WSGI, ``AsyncWebSession`` under ASGI)."""
+    current = getattr(request, "sesh", None)
+    if not isinstance(current, (WebSession, AsyncWebSession)):
+        raise ImproperlyConfigured("add sesh.web.django.SessionMiddleware to MIDDLEWARE")
+    return current
+
+
+def login(request: HttpRequest, user: Any) -> None:
+    """Logs ``user`` in, as ``django.contrib.auth.login`` does: a fresh session (the one
+    the request came with ends), ``request.user`` set, ``user_logged_in`` sent."""
+    current = session(request)
+    if isinstance(current, AsyncWebSession):
+        async_to_sync(current.login)(str(user.pk))
+    else:
+        current.login(str(user.pk))
+    request.user = user
+    user_logged_in.send(sender=user.__class__, request=request, user=user)
+
+
+async def alogin(request: HttpRequest, user: Any) -> None:
+    """``login`` for async views."""
+    current = session(request)
+    if isinstance(current, AsyncWebSession):
+        await current.login(str(user.pk))
+    else:
+        await sync_to_async(current.login)(str(user.pk))
+    request.user = user
+    await user_logged_in.asend(sender=user.__class__, request=request, user=user)
+
+
+def logout(request: HttpRequest) -> None:
+    """Logs out, as ``django.contrib.auth.logout`` does: ``user_logged_out`` sent, the
+    session ended on the server, its cookie expired, ``request.user`` anonymous."""
+    current = session(request)
+    user = _signalled_user(request)
+    user_logged_out.send(sender=user.__class__ if user else None, request=request, user=user)
+    if isinstance(current, AsyncWebSession):
+        async_to_sync(current.logout)()
+    else:
+        current.logout()
+    request.user = _anonymous()
+
+
+async def alogout(request: HttpRequest) -> None:
+    """``logout`` for async views."""
+    current = session(request)
+    user = await request.auser()
+    user = user if getattr(user, "is_authenticated", False) else None
+    await user_logged_out.asend(sender=user.__class__ if user else None, request=request, user=user)
+    if isinstance(current, AsyncWebSession):
+        await current.logout()
+    else:
+        await sync_to_async(current.logout)()
+    request.user = _anonymous()
+
+
+def _signalled_user(request: HttpRequest) -> Any:
+    user = getattr(request, "user", None)
+    return user if getattr(user, "is_authenticated", False) else None
