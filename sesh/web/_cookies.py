@@ -123,6 +123,23 @@ class CookiePolicy:
         was set with (a browser keeps a cookie whose Path or Domain differ)."""
         return f"{self.cookie_name}=; {_EXPIRED}{self._attributes()}"
 
+    def attributes(self, *, expired: bool = False) -> dict[str, str | bool]:
+        """The cookie's attributes by name (``path``, ``domain``, ``max-age``, ``secure``,
+        ``httponly``, ``samesite``, ``expires``), as ``http.cookies.Morsel`` names them:
+        for a framework that writes cookies its own way (Django's ``response.cookies``)."""
+        found: dict[str, str | bool] = {"path": self.path}
+        if self.domain is not None:
+            found["domain"] = self.domain
+        if expired:
+            found["max-age"] = "0"
+            found["expires"] = "Thu, 01 Jan 1970 00:00:00 GMT"
+        elif self.max_age is not None:
+            found["max-age"] = str(self.max_age)
+        found["secure"] = self.secure
+        found["httponly"] = True
+        found["samesite"] = self.same_site.capitalize()
+        return found
+
     def _attributes(self) -> str:
         parts = [f"Path={self.path}"]
         if self.domain is not None:

@@ -82,6 +82,20 @@ class _WebSessionBase:
         """Whether the request belongs to a logged-in user."""
         return self.user_id is not None
 
+    def cookie_change(self) -> tuple[str, str, bool] | None:
+        """The cookie to write, for a framework that writes cookies its own way: (its
+        name, its value, whether it is expired), or None when it does not change."""
+        if self._set_cookie is None:
+            return None
+        if self.session_id is None:
+            return self._cookie.cookie_name, "", True
+        return self._cookie.cookie_name, self.session_id, False
+
+    @property
+    def cookie_policy(self) -> CookiePolicy:
+        """The policy the cookie is written by."""
+        return self._cookie
+
     def response_headers(self) -> list[tuple[str, str]]:
         """What the response must carry: the cookie set or expired (and then no cache may
         keep the response), or nothing at all."""

@@ -42,7 +42,8 @@ not use ``django.contrib.auth``'s session keys: log in and out with this module'
 from __future__ import annotations
 
 import functools
-from typing import Any
+from http.cookies import Morsel
+from typing import Any, cast
 
 from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
@@ -178,9 +179,17 @@ async def _auser(current: WebSession | AsyncWebSession) -> Any:
 
 def _written(response: HttpResponse, current: WebSession | AsyncWebSession) -> HttpResponse:
     current.seal()
-    for name, value in current.response_headers():
-        # One Set-Cookie of sesh's; Django sends the cookies of response.cookies beside it.
-        response.headers[name] = value
+    change = current.cookie_change()
+    if change is None:
+        return response
+    # Through response.cookies, where Django's tools (its test client, other middleware)
+    # look; the value as is (base64 needs no quotes, which http.cookies would add).
+    name, value, expired = change
+    morsel: Morsel[str] = Morsel()
+    morsel.set(name, value, value)
+    morsel.update(cast(dict[str, str], current.cookie_policy.attributes(expired=expired)))
+    response.cookies[name] = morsel
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
