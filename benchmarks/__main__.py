@@ -11,6 +11,8 @@ its numbers mean nothing.
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -133,6 +135,11 @@ def run(out: Path, sizes: dict[str, Any]) -> str:
                 charts.draw(out, data, sizes["sizes"])
     finally:
         server.close()
+    # The web layer in a process of its own (it configures Django its own way); it writes
+    # web.md beside this file, and its table goes here too.
+    quick = ["--quick"] if sizes is QUICK else []
+    subprocess.run([sys.executable, "-m", "benchmarks.web", *quick, "--out", str(out)], check=True)
+    lines += [*(out / "web.md").read_text().splitlines(), ""]
     lines += [f"The whole run took {time.monotonic() - started:.0f} s.", ""]
     if charts.available():
         lines += [f"![{name}]({name}.png)" for name in charts.NAMES] + [""]

@@ -21,8 +21,11 @@ def test_the_quick_benchmark_run_writes_its_tables_and_charts(tmp_path: Path) ->
     )
     assert run.returncode == 0, run.stderr[-3000:]
     report = (tmp_path / "README.md").read_text()
+    web = (tmp_path / "web.md").read_text()
+    for framework in ("FastAPI", "Flask", "Django"):
+        assert f"| {framework} | sesh | 1 |" in web, web  # one round trip per request
     for section in ["bare socket", "concurrency", "Peers", "fakeredis", "Django", "grow",
-                    "Bytes per live session", "expired", "option"]:  # fmt: skip
+                    "Bytes per live session", "expired", "option", "web layer"]:  # fmt: skip
         assert section in report, section
     # The test run installs the peers but not matplotlib (the ``charts`` extra): the
     # report then says how to get the charts, and draws none.
