@@ -173,7 +173,7 @@ def flask_apps(url: str) -> dict[str, tuple[Any, str]]:
 
     import sesh
     from sesh.web import CookiePolicy
-    from sesh.web.flask import Sesh, current_user_id, login_required
+    from sesh.web.flask import Sesh, current_session, login_required
 
     apps: dict[str, tuple[Any, str]] = {}
     store = sesh.from_url(url, ttl=TTL)
@@ -183,7 +183,7 @@ def flask_apps(url: str) -> dict[str, tuple[Any, str]]:
     @ours.get("/me")
     @login_required
     def me_ours() -> Any:
-        return jsonify({"user_id": str(current_user_id)})
+        return jsonify({"user_id": current_session.user_id})
 
     apps["sesh"] = (ours, f"{COOKIE}={store.set(1337)}")
 

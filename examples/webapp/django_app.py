@@ -9,6 +9,7 @@ of its model with ``sesh.web.django.alogin``).
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any
 
@@ -146,4 +147,42 @@ def create_app(store_url: str, *, ttl: float, dev: bool) -> Any:
         USE_TZ=True,
     )
     django.setup()
-    return get_asgi_application()
+    return body_limit(get_asgi_application())
+
+
+def body_limit(app: Any) -> Any:
+    """Django's ASGI handler reads a whole body (to disk, past a size) before any view
+    runs: this guard answers 413 first, from a declared ``Content-Length`` or once the
+    body streamed in passes ``MAX_BODY``, and hands Django the body it has read."""
+
+    async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length", b"0")
+        messages: list[dict[str, Any]] = []
+        size = 0 if declared.isdigit() and int(declared) <= MAX_BODY else MAX_BODY + 1
+        while size <= MAX_BODY:
+            message = await receive()
+            messages.append(message)
+            size += len(message.get("body", b""))
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+        if size > MAX_BODY:
+            await _too_large(send)
+            return
+
+        async def replay() -> dict[str, Any]:
+            return messages.pop(0) if messages else await receive()
+
+        await app(scope, replay, send)
+
+    return guarded
+
+
+async def _too_large(send: Any) -> None:
+    body = json.dumps({"error": f"a body is at most {MAX_BODY} bytes"}).encode()
+    headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -37,10 +37,18 @@ def main(argv: list[str] | None = None) -> int:
         # A real WSGI server, one process; its threads serve requests side by side.
         import waitress
 
+        from examples.webapp._api import MAX_BODY
         from examples.webapp.flask_app import create_app as create_flask_app
 
         flask_app = create_flask_app(args.url, ttl=args.ttl, dev=args.dev)
-        waitress.serve(flask_app, host="127.0.0.1", port=args.port, threads=8, _quiet=True)
+        waitress.serve(
+            flask_app,
+            host="127.0.0.1",
+            port=args.port,
+            threads=8,
+            max_request_body_size=MAX_BODY,  # 413 before a long body is read
+            _quiet=True,
+        )
         return 0
 
     import uvicorn

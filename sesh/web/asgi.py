@@ -8,8 +8,10 @@
 For every ``http`` and ``websocket`` scope it resolves the request's session (one store
 call, or none without a well-formed cookie) and puts an ``AsyncWebSession`` at
 ``scope["sesh"]``; the app logs in, out, rotates and lists devices through it, and the
-middleware writes the cookie (``Set-Cookie``, with ``Cache-Control: no-store``) when the
-response starts. Other scopes (``lifespan``) pass through untouched.
+middleware writes the cookie (``Set-Cookie``, with ``Cache-Control: no-store`` in place of
+the app's own) when the response starts, and adds ``Cookie`` to every http response's
+``Vary``, so that no shared cache serves one user's page to another. Other scopes
+(``lifespan``) pass through untouched.
 
 When the store fails (``BackendError``) the request is not treated as logged out: an http
 request gets ``503 Service Unavailable`` (JSON, ``Retry-After: 1``) and no cookie change,
@@ -98,9 +100,9 @@ class SessionMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 session.seal()
-                extra = _encoded(session.response_headers())
-                if extra:
-                    message["headers"] = [*message.get("headers", ()), *extra]
+                message["headers"] = _with_session_headers(
+                    message.get("headers", ()), session.response_headers()
+                )
             await send(message)
 
         if kind == "websocket":
@@ -135,6 +137,26 @@ def session_of(scope: Scope) -> AsyncWebSession:
 
 def _encoded(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+
+
+def _with_session_headers(
+    headers: Any, session_headers: list[tuple[str, str]]
+) -> list[tuple[bytes, bytes]]:
+    """The app's response headers with the session's: ``Set-Cookie`` added, the session's
+    ``Cache-Control`` in place of the app's, and ``Cookie`` in one merged ``Vary``."""
+    extra = _encoded(session_headers)
+    replaced = {name for name, _ in extra if name != b"set-cookie"}
+    kept: list[tuple[bytes, bytes]] = []
+    vary: list[bytes] = []
+    for name, value in headers:
+        lowered = bytes(name).lower()
+        if lowered == b"vary":
+            vary.extend(v.strip() for v in bytes(value).split(b",") if v.strip())
+        elif lowered not in replaced:
+            kept.append((name, value))
+    if b"*" not in vary and b"cookie" not in {v.lower() for v in vary}:
+        vary.append(b"Cookie")
+    return [*kept, *extra, (b"vary", b", ".join(vary))]
 
 
 def _cookie_header(scope: Scope) -> str | None:

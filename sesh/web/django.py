@@ -42,6 +42,8 @@ not use ``django.contrib.auth``'s session keys: log in and out with this module'
 from __future__ import annotations
 
 import functools
+import weakref
+from asyncio import get_running_loop
 from http.cookies import Morsel
 from typing import Any, cast
 
@@ -49,16 +51,29 @@ from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefuncti
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.signals import setting_changed
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import rotate_token
+from django.utils.cache import patch_vary_headers
 from django.utils.functional import SimpleLazyObject
+from django.views import debug as django_debug
 
 import sesh
 from sesh.errors import BackendError
 from sesh.web._cookies import CookiePolicy
 from sesh.web._session import AsyncWebSession, WebSession, check_setup
 
-__all__ = ["SessionMiddleware", "alogin", "alogout", "login", "logout", "session"]
+__all__ = [
+    "SafeExceptionReporterFilter",
+    "SessionMiddleware",
+    "alogin",
+    "alogout",
+    "end_sessions",
+    "login",
+    "logout",
+    "session",
+]
 
 
 class _Settings:
@@ -77,23 +92,50 @@ class _Settings:
             self.cookie = CookiePolicy(**config.get("COOKIE", {}))
         except (TypeError, ValueError) as exc:
             raise ImproperlyConfigured(f"settings.SESH['COOKIE']: {exc}") from None
-        self._stores: dict[bool, Any] = {}
+        if self.cookie.cookie_name.lower() in Morsel._reserved:  # type: ignore[attr-defined]
+            raise ImproperlyConfigured(
+                f"settings.SESH['COOKIE']: {self.cookie.cookie_name!r} is a cookie attribute's"
+                " name, which Django cannot use as a cookie's"
+            )
+        self._sync: Any = None
+        # An asyncio client belongs to one event loop: a store per loop.
+        self._async: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+        self.store(asyncio=False)  # a setup that cannot work fails now
 
     def store(self, asyncio: bool) -> Any:
-        if asyncio not in self._stores:
-            make = sesh.async_from_url if asyncio else sesh.from_url
-            store = make(self.url, ttl=self.ttl, track_users=self.track_users)
-            try:
-                check_setup(store, self.cookie, self.devices, asyncio=asyncio)
-            except (TypeError, ValueError) as exc:
-                raise ImproperlyConfigured(f"settings.SESH: {exc}") from None
-            self._stores[asyncio] = store
-        return self._stores[asyncio]
+        if not asyncio:
+            if self._sync is None:
+                self._sync = self._made(sesh.from_url, asyncio=False)
+            return self._sync
+        try:
+            loop = get_running_loop()
+        except RuntimeError:  # at start-up: check a store, and keep none
+            self._made(sesh.async_from_url, asyncio=True)
+            return None
+        if loop not in self._async:
+            self._async[loop] = self._made(sesh.async_from_url, asyncio=True)
+        return self._async[loop]
+
+    def _made(self, make: Any, *, asyncio: bool) -> Any:
+        store = make(self.url, ttl=self.ttl, track_users=self.track_users)
+        try:
+            check_setup(store, self.cookie, self.devices, asyncio=asyncio)
+        except (TypeError, ValueError) as exc:
+            raise ImproperlyConfigured(f"settings.SESH: {exc}") from None
+        return store
 
 
 @functools.cache
 def _settings() -> _Settings:
     return _Settings()
+
+
+def _settings_changed(setting: str, **kwargs: Any) -> None:
+    if setting == "SESH":  # override_settings(SESH=...) in a project's tests
+        _settings.cache_clear()
+
+
+setting_changed.connect(_settings_changed)
 
 
 class SessionMiddleware:
@@ -110,7 +152,7 @@ class SessionMiddleware:
         if self.is_async:
             markcoroutinefunction(self)
         self.config = _settings()
-        self.store = self.config.store(self.is_async)  # a setup that cannot work fails now
+        self.config.store(self.is_async)  # a setup that cannot work fails now
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:
@@ -118,7 +160,7 @@ class SessionMiddleware:
         config = self.config
         try:
             current = WebSession.resolve(
-                self.store, config.cookie, config.devices, request.headers.get("cookie")
+                config.store(False), config.cookie, config.devices, request.headers.get("cookie")
             )
         except BackendError:
             return _unavailable()
@@ -130,7 +172,7 @@ class SessionMiddleware:
         config = self.config
         try:
             current = await AsyncWebSession.resolve(
-                self.store, config.cookie, config.devices, request.headers.get("cookie")
+                config.store(True), config.cookie, config.devices, request.headers.get("cookie")
             )
         except BackendError:
             return _unavailable()
@@ -162,8 +204,8 @@ def _user(user_id: str | None) -> Any:
         return _anonymous()
     model = get_user_model()
     try:
-        return model._default_manager.get(pk=user_id)
-    except (model.DoesNotExist, ValueError):
+        return _active(model._default_manager.get(pk=user_id))
+    except (model.DoesNotExist, ValueError, ValidationError):
         return _anonymous()
 
 
@@ -172,13 +214,20 @@ async def _auser(current: WebSession | AsyncWebSession) -> Any:
         return _anonymous()
     model = get_user_model()
     try:
-        return await model._default_manager.aget(pk=current.user_id)
-    except (model.DoesNotExist, ValueError):
+        return _active(await model._default_manager.aget(pk=current.user_id))
+    except (model.DoesNotExist, ValueError, ValidationError):
         return _anonymous()
+
+
+def _active(user: Any) -> Any:
+    # As Django's ModelBackend: a user made inactive is nobody, whatever sessions remain.
+    return user if getattr(user, "is_active", True) else _anonymous()
 
 
 def _written(response: HttpResponse, current: WebSession | AsyncWebSession) -> HttpResponse:
     current.seal()
+    # What the page shows depends on the cookie: no shared cache may give it to another.
+    patch_vary_headers(response, ("Cookie",))
     change = current.cookie_change()
     if change is None:
         return response
@@ -211,12 +260,19 @@ def session(request: HttpRequest) -> WebSession | AsyncWebSession:
 
 def login(request: HttpRequest, user: Any) -> None:
     """Logs ``user`` in, as ``django.contrib.auth.login`` does: a fresh session (the one
-    the request came with ends), ``request.user`` set, ``user_logged_in`` sent."""
+    the request came with ends), a fresh CSRF token and Django session key (if the
+    project has Django's sessions), ``request.user`` set, ``user_logged_in`` sent.
+
+    Raises:
+        ValueError: ``user`` is not a saved user (no primary key).
+    """
     current = session(request)
+    user_id = _user_id(user)
     if isinstance(current, AsyncWebSession):
-        async_to_sync(current.login)(str(user.pk))
+        async_to_sync(current.login)(user_id)
     else:
-        current.login(str(user.pk))
+        current.login(user_id)
+    _new_identity(request)
     request.user = user
     user_logged_in.send(sender=user.__class__, request=request, user=user)
 
@@ -224,12 +280,34 @@ def login(request: HttpRequest, user: Any) -> None:
 async def alogin(request: HttpRequest, user: Any) -> None:
     """``login`` for async views."""
     current = session(request)
+    user_id = _user_id(user)
     if isinstance(current, AsyncWebSession):
-        await current.login(str(user.pk))
+        await current.login(user_id)
     else:
-        await sync_to_async(current.login)(str(user.pk))
+        await sync_to_async(current.login)(user_id)
+    await sync_to_async(_new_identity)(request)
     request.user = user
     await user_logged_in.asend(sender=user.__class__, request=request, user=user)
+
+
+def _user_id(user: Any) -> str:
+    if getattr(user, "pk", None) is None:
+        raise ValueError("login() needs a saved user (AnonymousUser and unsaved users have no pk)")
+    return str(user.pk)
+
+
+def _new_identity(request: HttpRequest) -> None:
+    # What Django's own login changes too: the CSRF token, and its session's key (data a
+    # project keeps there follows the user, under a key an attacker cannot have planted).
+    rotate_token(request)
+    if hasattr(request, "session"):
+        request.session.cycle_key()
+
+
+def _forget(request: HttpRequest) -> None:
+    # What Django's own logout clears: its session's data goes with the user.
+    if hasattr(request, "session"):
+        request.session.flush()
 
 
 def logout(request: HttpRequest) -> None:
@@ -242,6 +320,7 @@ def logout(request: HttpRequest) -> None:
         async_to_sync(current.logout)()
     else:
         current.logout()
+    _forget(request)
     request.user = _anonymous()
 
 
@@ -255,7 +334,31 @@ async def alogout(request: HttpRequest) -> None:
         await current.logout()
     else:
         await sync_to_async(current.logout)()
+    await sync_to_async(_forget)(request)
     request.user = _anonymous()
+
+
+def end_sessions(user: Any) -> int:
+    """Ends every session of ``user`` (needs ``TRACK_USERS``): call it when a password
+    changes or an account is compromised. (Django's own sessions end by themselves when
+    the password changes, through the session's hash of it; a sesh session names the user
+    alone.) Returns how many ended."""
+    store = _settings().store(False)
+    ended: int = store.die_all(_user_id(user))
+    return ended
+
+
+class SafeExceptionReporterFilter(django_debug.SafeExceptionReporterFilter):  # type: ignore[misc]
+    """Django's error reports (the e-mails to ``ADMINS``, the debug page) with the sesh
+    cookie redacted as well: set ``DEFAULT_EXCEPTION_REPORTER_FILTER`` to
+    ``"sesh.web.django.SafeExceptionReporterFilter"``."""
+
+    def get_safe_cookies(self, request: HttpRequest) -> dict[str, Any]:
+        cookies: dict[str, Any] = super().get_safe_cookies(request)
+        name = _settings().cookie.cookie_name
+        if name in cookies:
+            cookies[name] = self.cleansed_substitute
+        return cookies
 
 
 def _signalled_user(request: HttpRequest) -> Any:

@@ -3,7 +3,7 @@
 ::
 
     from flask import Flask
-    from sesh.web.flask import Sesh, current_session, current_user_id, login_required
+    from sesh.web.flask import Sesh, current_session, login_required
 
     app = Flask(__name__)
     app.config["SESH_URL"] = "redis://localhost:6379/0"
@@ -12,7 +12,7 @@
     @app.get("/me")
     @login_required  # 401 for an anonymous request
     def me():
-        return {"user_id": current_user_id}
+        return {"user_id": current_session.user_id}
 
     @app.post("/login")
     def login():
@@ -26,11 +26,18 @@ default False), ``SESH_COOKIE_DEVELOPMENT`` (plain http on localhost),
 ``SESH_COOKIE_PATH``, ``SESH_COOKIE_MAX_AGE``.
 
 Each request's session is resolved in ``before_request`` (one store call, or none without
-a well-formed cookie), and the cookie written or expired in ``after_request``. A store
-failure (``BackendError``) is a 503 JSON response, never a logout. Flask is WSGI: the
-store is a sync one. For apps already on Flask-Login, ``use_flask_login`` makes
-``current_user`` come from the sesh session, and this module's ``login_user`` and
-``logout_user`` replace Flask-Login's: its own logout leaves the session id valid.
+a well-formed cookie), and the cookie written or expired in ``after_request`` (with
+``Vary: Cookie``, so no shared cache serves one user's page to another). A store failure
+(``BackendError``) is a 503 JSON response, never a logout; an app-wide
+``errorhandler(Exception)`` registered by the app takes precedence over sesh's, so such a
+handler should pass ``BackendError`` on. Flask is WSGI: the store is a sync one.
+
+For apps already on Flask-Login, ``use_flask_login`` makes ``current_user`` come from the
+sesh session, and this module's ``login_user`` and ``logout_user`` replace Flask-Login's:
+its own logout leaves the session id valid. Flask-Login's remember-me cookie and
+``fresh_login_required`` rest on Flask's own session, which the bridge does not use: a
+sesh session lasts its ttl and is refreshed by use, and ``fresh_login_required`` refuses
+every request.
 """
 
 from __future__ import annotations
@@ -50,7 +57,6 @@ from sesh.web._session import WebSession, check_setup
 __all__ = [
     "Sesh",
     "current_session",
-    "current_user_id",
     "login_required",
     "login_user",
     "logout_user",
@@ -117,6 +123,7 @@ class Sesh:
         app.extensions["sesh"] = _Bound(store, cookie, devices)
         app.before_request(_resolve)
         app.after_request(_write_cookie)
+        app.teardown_request(_forget)
         app.register_error_handler(BackendError, _unavailable)
 
 
@@ -147,6 +154,8 @@ def _resolve() -> None:
 def _write_cookie(response: Response) -> Response:
     session: WebSession | None = getattr(g, _G_KEY, None)
     if session is not None:
+        # The response depends on who asked: shared caches must key it on the cookie.
+        response.vary.add("Cookie")
         for name, value in session.response_headers():
             if name == "set-cookie":
                 response.headers.add("Set-Cookie", value)
@@ -154,6 +163,12 @@ def _write_cookie(response: Response) -> Response:
                 response.headers[name] = value
         session.seal()
     return response
+
+
+def _forget(error: BaseException | None) -> None:
+    # ``g`` outlives the request when the app context was pushed by the caller (tests,
+    # CLI commands): the session object must not.
+    g.pop(_G_KEY, None)
 
 
 def _unavailable(error: BackendError) -> tuple[Response, int, dict[str, str]]:
@@ -172,11 +187,6 @@ def _current_session() -> WebSession:
 current_session: WebSession = LocalProxy(_current_session)  # type: ignore[assignment]
 """The request's ``WebSession``: ``login``, ``logout``, ``rotate``, ``devices``..."""
 
-current_user_id: str | None = LocalProxy(  # type: ignore[assignment]
-    lambda: _current_session().user_id
-)
-"""The logged-in user's id, or None."""
-
 
 def login_required(view: F) -> F:
     """A view decorator: 401 for a request without a logged-in user."""
@@ -193,27 +203,64 @@ def login_required(view: F) -> F:
 def use_flask_login(login_manager: Any, load_user: Callable[[str], Any]) -> None:
     """Makes Flask-Login's ``current_user`` the user of the sesh session.
 
-    ``load_user(user_id)`` returns the app's user object (or None); Flask-Login's own
-    session cookie is not used. Log in and out with this module's ``login_user`` and
-    ``logout_user``: Flask-Login's ``logout_user`` alone leaves the session valid.
+    ``load_user(user_id)`` returns the app's user object (or None); a user whose
+    ``is_active`` is False counts as anonymous. Flask-Login's own session keys and its
+    remember-me cookie are not read: the sesh session alone says who is logged in. Log in
+    and out with this module's ``login_user`` and ``logout_user``: Flask-Login's
+    ``logout_user`` alone leaves the session valid.
+
+    Raises:
+        TypeError: ``login_manager`` is not a Flask-Login ``LoginManager`` this bridge
+            knows (it replaces the manager's user loading, which Flask-Login 0.6 does in
+            ``_load_user``).
     """
-
-    def from_sesh(request: Any) -> Any:
-        user_id = _current_session().user_id
-        return None if user_id is None else load_user(user_id)
-
-    login_manager.request_loader(from_sesh)
-    login_manager.user_loader(lambda user_id: None)  # never from Flask's own cookie
-
-
-def login_user(user: Any) -> None:
-    """Logs a Flask-Login user in: a fresh sesh session for ``user.get_id()`` (the one the
-    request came with ends), ``current_user`` set, and Flask-Login's signal sent."""
     import flask_login
 
+    if not isinstance(login_manager, flask_login.LoginManager) or not callable(
+        getattr(login_manager, "_load_user", None)
+    ):
+        raise TypeError("use_flask_login needs a flask_login.LoginManager (Flask-Login 0.6)")
+
+    def from_sesh() -> None:
+        flask_login.user_accessed.send(current_app._get_current_object())  # type: ignore[attr-defined]
+        user_id = _current_session().user_id
+        user = None if user_id is None else load_user(user_id)
+        if user is not None and not getattr(user, "is_active", True):
+            user = None
+        g._login_user = login_manager.anonymous_user() if user is None else user
+
+    # Flask-Login loads from its own session, then a remember-me cookie, and only then a
+    # request loader: a stale remember-me cookie would hide the sesh user. So the whole
+    # loading step is replaced; the loaders are set so Flask-Login's checks pass.
+    login_manager._load_user = from_sesh
+    login_manager.request_loader(lambda request: None)
+    login_manager.user_loader(lambda user_id: None)
+
+
+def login_user(user: Any, remember: bool = False, *, force: bool = False) -> bool:
+    """Logs a Flask-Login user in: a fresh sesh session for ``user.get_id()`` (the one the
+    request came with ends), ``current_user`` set, and Flask-Login's signal sent.
+
+    As Flask-Login's, it refuses a user whose ``is_active`` is False (returns False)
+    unless ``force``. True when logged in.
+
+    Raises:
+        ValueError: ``remember=True``: a sesh session lasts its ttl and is refreshed by
+            use; there is no second, longer-lived remember-me credential.
+    """
+    import flask_login
+
+    if remember:
+        raise ValueError(
+            "remember-me cookies are not supported with sesh: a session lasts its ttl "
+            "(SESH_TTL) and is refreshed by use"
+        )
+    if not force and not getattr(user, "is_active", True):
+        return False
     _current_session().login(user.get_id())
     g._login_user = user  # Flask-Login's cache of the current user
     flask_login.user_logged_in.send(current_app._get_current_object(), user=user)  # type: ignore[attr-defined]
+    return True
 
 
 def logout_user() -> bool:

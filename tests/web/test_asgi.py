@@ -236,3 +236,26 @@ def test_starlettes_middleware_list_is_checked_at_once() -> None:
     entry = session_middleware(AsyncMemoryStore(ttl=60), cookie=DEV)
     app = Starlette(routes=[Route("/", lambda request: PlainTextResponse("x"))], middleware=[entry])
     assert TestClient(app).get("/").text == "x"
+
+
+def test_the_session_headers_take_over_caching_and_merge_into_vary() -> None:
+    # A login on a page the app marked cacheable must not be kept by any cache, and the
+    # app's own Vary stays beside the session's.
+    async def page(request: Request) -> PlainTextResponse:
+        if request.method == "POST":
+            await session(request).login("alice")
+        headers = {"Cache-Control": "public, max-age=600", "Vary": "Accept-Encoding, accept"}
+        return PlainTextResponse("page", headers=headers)
+
+    app = Starlette(
+        routes=[Route("/page", page, methods=["GET", "POST"])],
+        middleware=[Middleware(SessionMiddleware, store=AsyncMemoryStore(ttl=60), cookie=DEV)],
+    )
+    client = TestClient(app)
+    anonymous = client.get("/page")
+    assert anonymous.headers.get_list("cache-control") == ["public, max-age=600"]
+    assert anonymous.headers.get_list("vary") == ["Accept-Encoding, accept, Cookie"]
+    logged_in = client.post("/page")
+    assert logged_in.headers.get_list("cache-control") == ["no-store"]
+    assert logged_in.headers.get_list("vary") == ["Accept-Encoding, accept, Cookie"]
+    assert len(logged_in.headers.get_list("set-cookie")) == 1

@@ -15,7 +15,6 @@ from sesh.web import CookiePolicy
 from sesh.web.flask import (
     Sesh,
     current_session,
-    current_user_id,
     login_required,
     login_user,
     logout_user,
@@ -38,7 +37,7 @@ def make_app(store: Any = None, **config: Any) -> Flask:
     @app.get("/me")
     @login_required
     def me() -> Any:
-        return jsonify({"user_id": str(current_user_id)})
+        return jsonify({"user_id": current_session.user_id})
 
     @app.post("/logout")
     def logout() -> Any:
@@ -55,9 +54,30 @@ def test_the_extension_is_registered_and_resolves_the_user() -> None:
     reply = client.post("/login/alice")
     assert reply.headers["Cache-Control"] == "no-store"
     assert reply.headers["Set-Cookie"].startswith("sesh=")
+    assert reply.headers["Vary"] == "Cookie"
     assert client.get("/me").json == {"user_id": "alice"}
     assert client.post("/logout").json == {"ended": True}
     assert client.get("/me").status_code == 401
+
+
+def test_every_response_varies_on_the_cookie_and_keeps_the_apps_own_vary() -> None:
+    app = make_app()
+
+    @app.get("/page")
+    def page() -> Any:
+        return "page", 200, {"Vary": "Accept-Encoding"}
+
+    vary = app.test_client().get("/page").headers["Vary"]
+    assert {v.strip() for v in vary.split(",")} == {"Accept-Encoding", "Cookie"}
+
+
+def test_the_session_does_not_outlive_its_request_in_a_pushed_app_context() -> None:
+    app = make_app()
+    client = app.test_client()
+    with app.app_context():
+        client.post("/login/alice")
+        with pytest.raises(RuntimeError, match="no sesh session here"):
+            _ = current_session.user_id
 
 
 def test_settings_make_the_store() -> None:
@@ -106,22 +126,30 @@ def test_a_store_failure_is_a_503_and_no_logout() -> None:
 
 
 class User(flask_login.UserMixin):  # type: ignore[misc]
-    def __init__(self, user_id: str) -> None:
+    def __init__(self, user_id: str, active: bool = True) -> None:
         self.id = user_id
+        self.active = active
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
 
 
-def test_the_flask_login_bridge() -> None:
+def bridged_app() -> Flask:
+    """An app on Flask-Login through the bridge; ``ghost`` no longer exists and
+    ``dormant`` is inactive."""
     app = make_app(SECRET_KEY="only for Flask-Login's own cookie, which is not used")
     manager = flask_login.LoginManager(app)
-    use_flask_login(manager, lambda user_id: User(user_id) if user_id != "ghost" else None)
-    seen: list[str] = []
-    flask_login.user_logged_in.connect(lambda app, user: seen.append(f"in {user.id}"), weak=False)
-    flask_login.user_logged_out.connect(lambda app, user: seen.append(f"out {user.id}"), weak=False)
+
+    def load(user_id: str) -> User | None:
+        return None if user_id == "ghost" else User(user_id, active=user_id != "dormant")
+
+    use_flask_login(manager, load)
 
     @app.post("/flask-login/<user>")
     def sign_in(user: str) -> Any:
-        login_user(User(user))
-        return jsonify({"current": flask_login.current_user.get_id()})
+        done = login_user(User(user, active=user != "dormant"), force=user == "dormant")
+        return jsonify({"done": done, "current": flask_login.current_user.get_id()})
 
     @app.get("/whoami")
     @flask_login.login_required
@@ -133,10 +161,18 @@ def test_the_flask_login_bridge() -> None:
         ended = logout_user()
         return jsonify({"ended": ended, "anonymous": flask_login.current_user.is_anonymous})
 
+    return app
+
+
+def test_the_flask_login_bridge() -> None:
+    app = bridged_app()
+    seen: list[str] = []
+    flask_login.user_logged_in.connect(lambda app, user: seen.append(f"in {user.id}"), weak=False)
+    flask_login.user_logged_out.connect(lambda app, user: seen.append(f"out {user.id}"), weak=False)
     client = app.test_client()
     assert client.get("/whoami").status_code == 401
     reply = client.post("/flask-login/alice")
-    assert reply.json == {"current": "alice"}
+    assert reply.json == {"done": True, "current": "alice"}
     assert [c for c in reply.headers.getlist("Set-Cookie") if c.startswith("session=")] == []
     cookie = client.get_cookie("sesh")
     assert cookie is not None
@@ -149,3 +185,46 @@ def test_the_flask_login_bridge() -> None:
     # A session whose user the app no longer has is anonymous.
     client.post("/flask-login/ghost")
     assert client.get("/whoami").status_code == 401
+
+
+def test_the_bridge_refuses_inactive_users_as_flask_login_does() -> None:
+    app = bridged_app()
+    client = app.test_client()
+
+    @app.post("/try/<user>")
+    def attempt(user: str) -> Any:
+        return jsonify({"done": login_user(User(user, active=False))})
+
+    reply = client.post("/try/bob")
+    assert reply.json == {"done": False}
+    assert client.get_cookie("sesh") is None
+    # Forced in, but inactive when loaded: anonymous on the next request.
+    assert client.post("/flask-login/dormant").json == {"done": True, "current": "dormant"}
+    assert client.get("/whoami").status_code == 401
+
+
+def test_remember_me_is_refused_and_a_remember_cookie_is_no_way_in() -> None:
+    app = bridged_app()
+    app.testing = True  # the view's error reaches the test
+    client = app.test_client()
+
+    @app.post("/remember")
+    def remember() -> Any:
+        login_user(User("alice"), remember=True)
+        return jsonify({})
+
+    with pytest.raises(ValueError, match="remember-me"):
+        client.post("/remember")
+    # A remember-me cookie (signed with the app's key, as Flask-Login makes them) names
+    # mallory: it neither logs anyone in nor hides the sesh session's user.
+    with app.test_request_context():
+        forged = flask_login.utils.encode_cookie("mallory")
+    client.set_cookie("remember_token", forged)
+    assert client.get("/whoami").status_code == 401
+    client.post("/flask-login/alice")
+    assert client.get("/whoami").json == {"user": "alice"}
+
+
+def test_the_bridge_needs_a_login_manager() -> None:
+    with pytest.raises(TypeError, match="LoginManager"):
+        use_flask_login(object(), lambda user_id: None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -126,6 +127,20 @@ def test_login_sets_a_production_cookie_and_the_session_works(app: WebApp) -> No
     answer = me(app, session_id)
     assert (answer.status, answer.json()) == (200, {"user_id": "alice"})
     assert answer.set_cookies() == []  # a resolved session writes no cookie
+
+
+def test_every_response_varies_on_the_cookie(app: WebApp) -> None:
+    # A shared cache keying pages on the URL alone would serve alice's page to bob.
+    session_id = login(app)
+    for reply in (
+        app.call("GET", "/"),
+        app.call("GET", "/api/me"),
+        me(app, session_id),
+        app.call("POST", "/api/login", json_body={"user_id": "bob"}),
+    ):
+        varies = [v for k, v in reply.headers if k.lower() == "vary"]
+        assert len(varies) == 1, reply.headers
+        assert "cookie" in {v.strip().lower() for v in varies[0].split(",")}
 
 
 def test_login_never_keeps_the_id_the_request_came_with(app: WebApp) -> None:
@@ -288,6 +303,32 @@ def test_hostile_bodies_are_client_errors(app: WebApp, body: bytes, status: int)
     reply = app.call("POST", "/api/login", body=body, content_type="application/json")
     assert reply.status == status, reply.body
     assert reply.set_cookies() == []
+
+
+def raw_request(app: WebApp, head: bytes, body: bytes) -> int:
+    """Sends a request's head and some body on a socket, and the status of the answer,
+    which must come within 5 s without the rest of the body."""
+    with socket.create_connection(("127.0.0.1", app.port), timeout=5) as connection:
+        connection.sendall(head + b"\r\n" + body)
+        answer = connection.makefile("rb").readline()
+    return int(answer.split()[1])
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [b"Content-Length: 1000000000\r\n", b"Transfer-Encoding: chunked\r\n"],
+    ids=["declared", "chunked"],
+)
+def test_a_huge_body_is_refused_before_it_is_all_sent(app: WebApp, framing: bytes) -> None:
+    # A client that declares (or streams) a gigabyte gets its 413 at once: the server
+    # neither waits for the body nor keeps it.
+    head = b"POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    head += b"Content-Type: application/json\r\n" + framing
+    if framing.startswith(b"Transfer-Encoding"):
+        body = b"%x\r\n%s\r\n" % (8192, b"x" * 8192)  # one chunk past the limit, no end
+    else:
+        body = b'{"user_id": "' + b"x" * 100
+    assert raw_request(app, head, body) == 413
 
 
 def test_state_changing_posts_take_only_json(app: WebApp) -> None:
