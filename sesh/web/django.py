@@ -67,6 +67,7 @@ from sesh.web._session import AsyncWebSession, WebSession, check_setup
 __all__ = [
     "SafeExceptionReporterFilter",
     "SessionMiddleware",
+    "aend_sessions",
     "alogin",
     "alogout",
     "end_sessions",
@@ -151,13 +152,12 @@ class SessionMiddleware:
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
-        self.config = _settings()
-        self.config.store(self.is_async)  # a setup that cannot work fails now
+        _settings().store(self.is_async)  # a setup that cannot work fails now
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:
             return self.__acall__(request)
-        config = self.config
+        config = _settings()  # per request: override_settings(SESH=...) takes effect
         try:
             current = WebSession.resolve(
                 config.store(False), config.cookie, config.devices, request.headers.get("cookie")
@@ -169,7 +169,7 @@ class SessionMiddleware:
         return _written(response, current)
 
     async def __acall__(self, request: HttpRequest) -> Any:
-        config = self.config
+        config = _settings()
         try:
             current = await AsyncWebSession.resolve(
                 config.store(True), config.cookie, config.devices, request.headers.get("cookie")
@@ -292,7 +292,7 @@ async def alogin(request: HttpRequest, user: Any) -> None:
 
 def _user_id(user: Any) -> str:
     if getattr(user, "pk", None) is None:
-        raise ValueError("login() needs a saved user (AnonymousUser and unsaved users have no pk)")
+        raise ValueError("needs a saved user (AnonymousUser and unsaved users have no pk)")
     return str(user.pk)
 
 
@@ -342,9 +342,22 @@ def end_sessions(user: Any) -> int:
     """Ends every session of ``user`` (needs ``TRACK_USERS``): call it when a password
     changes or an account is compromised. (Django's own sessions end by themselves when
     the password changes, through the session's hash of it; a sesh session names the user
-    alone.) Returns how many ended."""
+    alone.) Returns how many ended.
+
+    Raises:
+        ValueError: ``user`` is not a saved user.
+        NotEnabledError: the store does not track users.
+        BackendError: the store failed; the sessions may still be live.
+    """
     store = _settings().store(False)
     ended: int = store.die_all(_user_id(user))
+    return ended
+
+
+async def aend_sessions(user: Any) -> int:
+    """``end_sessions`` for async code."""
+    store = _settings().store(True)
+    ended: int = await store.die_all(_user_id(user))
     return ended
 
 

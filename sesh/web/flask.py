@@ -30,7 +30,8 @@ a well-formed cookie), and the cookie written or expired in ``after_request`` (w
 ``Vary: Cookie``, so no shared cache serves one user's page to another). A store failure
 (``BackendError``) is a 503 JSON response, never a logout; an app-wide
 ``errorhandler(Exception)`` registered by the app takes precedence over sesh's, so such a
-handler should pass ``BackendError`` on. Flask is WSGI: the store is a sync one.
+handler should return ``unavailable(error)`` for a ``BackendError``. Flask is WSGI: the
+store is a sync one.
 
 For apps already on Flask-Login, ``use_flask_login`` makes ``current_user`` come from the
 sesh session, and this module's ``login_user`` and ``logout_user`` replace Flask-Login's:
@@ -60,6 +61,7 @@ __all__ = [
     "login_required",
     "login_user",
     "logout_user",
+    "unavailable",
     "use_flask_login",
 ]
 
@@ -124,7 +126,7 @@ class Sesh:
         app.before_request(_resolve)
         app.after_request(_write_cookie)
         app.teardown_request(_forget)
-        app.register_error_handler(BackendError, _unavailable)
+        app.register_error_handler(BackendError, unavailable)
 
 
 class _Bound:
@@ -171,7 +173,10 @@ def _forget(error: BaseException | None) -> None:
     g.pop(_G_KEY, None)
 
 
-def _unavailable(error: BackendError) -> tuple[Response, int, dict[str, str]]:
+def unavailable(error: BackendError) -> tuple[Response, int, dict[str, str]]:
+    """The answer to a ``BackendError``: 503 JSON, ``Retry-After: 1``. An app-wide
+    ``errorhandler(Exception)`` of the app's own is chosen before sesh's by Flask: it can
+    return this for a ``BackendError``."""
     # A store that fails is no logout: 503, and no cookie change but what the store made.
     body = jsonify({"error": "the session store is unavailable"})
     return body, 503, {"Retry-After": "1", "Cache-Control": "no-store"}

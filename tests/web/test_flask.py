@@ -18,6 +18,7 @@ from sesh.web.flask import (
     login_required,
     login_user,
     logout_user,
+    unavailable,
     use_flask_login,
 )
 
@@ -122,6 +123,22 @@ def test_a_store_failure_is_a_503_and_no_logout() -> None:
     reply = client.post("/logout")
     assert reply.status_code == 503
     assert "Set-Cookie" not in reply.headers
+    assert client.get("/me").json == {"user_id": "alice"}
+
+
+def test_an_app_wide_error_handler_can_keep_the_503() -> None:
+    app = make_app(FailingDie(ttl=60))
+
+    @app.errorhandler(Exception)
+    def everything(error: Exception) -> Any:
+        if isinstance(error, BackendError):
+            return unavailable(error)
+        return jsonify({"error": "sorry"}), 500
+
+    client = app.test_client()
+    client.post("/login/alice")
+    reply = client.post("/logout")
+    assert (reply.status_code, reply.headers["Retry-After"]) == (503, "1")
     assert client.get("/me").json == {"user_id": "alice"}
 
 
