@@ -21,6 +21,8 @@ SCHEMES: dict[str, tuple[str, str, str]] = {
     "redis+sentinel": ("sesh.backends.redis", "RedisStore", "AsyncRedisStore"),
     "rediss+sentinel": ("sesh.backends.redis", "RedisStore", "AsyncRedisStore"),
     "sqlite": ("sesh.backends.sqlite", "SqliteStore", "AsyncSqliteStore"),
+    "postgresql": ("sesh.backends.postgres", "PostgresStore", "AsyncPostgresStore"),
+    "postgres": ("sesh.backends.postgres", "PostgresStore", "AsyncPostgresStore"),
 }
 
 
@@ -39,11 +41,13 @@ def _store_class(url: object, which: int) -> Any:
 
 def from_url(url: str, *, prefix: str = "sesh", ttl: Ttl = None, **options: Any) -> SeshStore:
     """Makes a store from a URL: ``memory://``, ``sqlite:///file.db`` (``sqlite://`` for
-    an in-memory database), or a redis-py URL (``redis://``, ``rediss://``, ``unix://``).
+    an in-memory database), a redis-py URL (``redis://``, ``rediss://``, ``unix://``), or
+    a libpq URL (``postgresql://``, ``postgres://``; needs ``sesh[postgres]``).
 
     ``options`` go to the backend's ``from_url``: ``track_users=``, ``max_age=`` and
     ``hash_ids=`` for every backend, ``retry_for=`` for Redis, ``busy_timeout=`` and
-    ``file_mode=`` for SQLite.
+    ``file_mode=`` for SQLite, ``table=``, ``schema=``, ``call_timeout=``, ``pool_size=``,
+    ``create_table=`` and ``unlogged=`` for PostgreSQL.
 
     Raises:
         TypeError: ``url``, ``prefix`` or ``ttl`` has the wrong type, or an option is unknown.

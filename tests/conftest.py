@@ -1,4 +1,5 @@
-"""Shared fixtures: one real Redis for the session (or SESH_REDIS_URL), never a skip."""
+"""Shared fixtures: one real Redis for the session (or SESH_REDIS_URL) and one real
+PostgreSQL (or SESH_POSTGRES_URL), never a skip."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TypeVar
 
 import pytest
 
+from testbed.postgres import PostgresServer
 from testbed.servers import RedisServer
 from testbed.topologies import Cluster, SentinelGroup
 
@@ -67,3 +69,41 @@ def _started(topology: T) -> T:
         topology.close()
         pytest.fail(str(exc), pytrace=False)
     return topology
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database the tests may write to, as a superuser URL:
+    SESH_POSTGRES_URL, or a server started here (one per pytest-xdist worker)."""
+    url = os.environ.get("SESH_POSTGRES_URL")
+    if url:
+        yield url
+    else:
+        server = _started_postgres()
+        try:
+            yield server.url
+        finally:
+            server.close()
+
+
+@pytest.fixture(scope="module")
+def private_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the module's own, for tests that stall, stop or restart it."""
+    server = _started_postgres()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def _started_postgres() -> PostgresServer:
+    try:
+        server = PostgresServer()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        server.start()
+    except RuntimeError as exc:
+        server.close()
+        pytest.fail(str(exc), pytrace=False)
+    return server

@@ -1,0 +1,240 @@
+"""Connections for the PostgreSQL store: URLs, a deadline on every call, and the pools.
+
+A stalled server (a hung host, a partition that drops packets without a reset) never
+answers, and the client's kernel may still acknowledge what it sends: neither TCP nor a
+server-side ``statement_timeout`` ends the wait. So each connection the store opens is a
+``DeadlineConnection`` (or ``AsyncDeadlineConnection``), which gives every wait on the
+server a deadline (``call_timeout``, default ``CALL_TIMEOUT``); past it the connection is
+closed (its state is unknown) and the call fails with ``OperationalError``, which the store
+reports as a ``BackendError``. Connecting has its own deadline, libpq's
+``connect_timeout`` (``CONNECT_TIMEOUT`` unless the URL sets one).
+
+A connection the server closed while it sat in the pool (a restart) is noticed when it is
+taken (``check_idle``: no round trip) and replaced, so a restarted server is used again
+with no caller action.
+"""
+
+from __future__ import annotations
+
+import select
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import pq
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
+
+__all__ = [
+    "CALL_TIMEOUT",
+    "CONNECT_TIMEOUT",
+    "POOL_SIZE",
+    "POOL_WAIT",
+    "AsyncDeadlineConnection",
+    "DeadlineConnection",
+    "check_idle",
+    "make_async_pool",
+    "make_pool",
+    "parse_url",
+]
+
+CALL_TIMEOUT = 2.0
+"""Seconds any one call may wait on the server, by default (``call_timeout=``)."""
+CONNECT_TIMEOUT = 2
+"""Seconds to connect, unless the URL's ``connect_timeout`` says otherwise (libpq's minimum)."""
+POOL_SIZE = 10
+"""Connections a store's own pool opens at most (``pool_size=``); it keeps one open."""
+POOL_WAIT = 2.0
+"""Seconds a call waits for a free connection when the pool's are all busy."""
+
+_WAIT_INTERVAL = 0.1  # psycopg's own: how often a wait wakes to let Ctrl-C through
+
+
+def _timed_out(
+    conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any], limit: float
+) -> Exception:
+    # The call may be half done on the server or half read here: the connection cannot be
+    # used again. Closing it also tells the pool to replace it.
+    conn.pgconn.finish()
+    return psycopg.OperationalError(f"PostgreSQL did not answer within {limit:g} s")
+
+
+class DeadlineConnection(psycopg.Connection[Any]):
+    """A psycopg connection whose every wait on the server ends after ``call_timeout``
+    seconds (an ``OperationalError``; the connection is closed).
+
+    Pass it as ``connection_class=`` to a pool of your own to give the store's calls on
+    that pool the same deadline (a plain connection has none).
+    """
+
+    call_timeout: float = CALL_TIMEOUT
+
+    def wait(self, gen: Any, interval: float = _WAIT_INTERVAL, timeout: float | None = None) -> Any:
+        limit = self.call_timeout if timeout is None else timeout
+        try:
+            return super().wait(gen, interval, limit)
+        except psycopg.errors._WaitTimeout:
+            error = _timed_out(self, limit)
+        raise error  # outside the except: the timeout says all there is
+
+
+class AsyncDeadlineConnection(psycopg.AsyncConnection[Any]):
+    """``DeadlineConnection`` for asyncio."""
+
+    call_timeout: float = CALL_TIMEOUT
+
+    async def wait(
+        self, gen: Any, interval: float = _WAIT_INTERVAL, timeout: float | None = None
+    ) -> Any:
+        limit = self.call_timeout if timeout is None else timeout
+        try:
+            return await super().wait(gen, interval, limit)
+        except psycopg.errors._WaitTimeout:
+            error = _timed_out(self, limit)
+        raise error
+
+
+def check_idle(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:
+    """Raises if an idle connection can no longer be used: closed, or with something to
+    read (the server says nothing to an idle connection unless it is closing it)."""
+    if conn.closed or conn.pgconn.status != pq.ConnStatus.OK:
+        raise psycopg.OperationalError("the connection is closed")
+    fd = conn.pgconn.socket
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        ready = bool(poller.poll(0))
+    else:  # pragma: no cover - Windows
+        ready = bool(select.select([fd], [], [], 0)[0])
+    if ready:
+        raise psycopg.OperationalError("the server closed the connection")
+
+
+async def _acheck_idle(conn: psycopg.AsyncConnection[Any]) -> None:
+    check_idle(conn)
+
+
+def _configure(call_timeout: float) -> Callable[[Any], None]:
+    def configure(conn: Any) -> None:
+        conn.call_timeout = call_timeout
+
+    return configure
+
+
+def _aconfigure(call_timeout: float) -> Callable[[Any], Any]:
+    async def configure(conn: Any) -> None:
+        conn.call_timeout = call_timeout
+
+    return configure
+
+
+# Every statement is its own transaction; each is prepared on its first use.
+_CONNECTION_KWARGS = {"autocommit": True, "prepare_threshold": 0}
+
+
+def make_pool(conninfo: str, call_timeout: float, pool_size: int) -> ConnectionPool[Any]:
+    """A store's own pool, not yet open."""
+    return ConnectionPool(
+        conninfo,
+        connection_class=DeadlineConnection,
+        kwargs=dict(_CONNECTION_KWARGS),
+        min_size=1,
+        max_size=pool_size,
+        open=False,
+        configure=_configure(call_timeout),
+        check=check_idle,
+        timeout=POOL_WAIT,
+        num_workers=2,
+        name="sesh",
+    )
+
+
+def make_async_pool(conninfo: str, call_timeout: float, pool_size: int) -> AsyncConnectionPool[Any]:
+    """A store's own asyncio pool, not yet open (it opens in the loop of the first call)."""
+    return AsyncConnectionPool(
+        conninfo,
+        connection_class=AsyncDeadlineConnection,
+        kwargs=dict(_CONNECTION_KWARGS),
+        min_size=1,
+        max_size=pool_size,
+        open=False,
+        configure=_aconfigure(call_timeout),
+        check=_acheck_idle,
+        timeout=POOL_WAIT,
+        num_workers=2,
+        name="sesh",
+    )
+
+
+def _seconds(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError("call_timeout in a PostgreSQL store URL must be seconds") from None
+
+
+def _count(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError("pool_size in a PostgreSQL store URL must be a whole number") from None
+
+
+def _flag(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("unlogged in a PostgreSQL store URL must be true or false")
+
+
+SESH_OPTIONS: dict[str, Callable[[str], Any]] = {
+    "table": str,
+    "schema": str,
+    "call_timeout": _seconds,
+    "pool_size": _count,
+    "unlogged": _flag,
+}
+"""The URL query options that are sesh's (every other must be one of libpq's)."""
+
+
+def _libpq_options() -> frozenset[str]:
+    return frozenset(d.keyword.decode() for d in pq.Conninfo.get_defaults())
+
+
+def parse_url(url: str) -> tuple[str, dict[str, Any]]:
+    """The libpq URL (with ``connect_timeout`` defaulted) and sesh's own options of a
+    ``postgresql://`` or ``postgres://`` URL.
+
+    Raises:
+        ValueError: another scheme, a query option neither libpq's nor sesh's, a repeated
+            one, a bad value, or a URL libpq cannot parse. No message quotes the URL.
+    """
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("postgresql", "postgres") or parts.fragment:
+        raise ValueError("a PostgreSQL store URL is postgresql://user:password@host:port/dbname")
+    libpq = _libpq_options()
+    kept: list[tuple[str, str]] = []
+    settings: dict[str, Any] = {}
+    seen: set[str] = set()
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name in seen or (name not in SESH_OPTIONS and name not in libpq):
+            raise ValueError(
+                f"unknown or repeated option {name[:40]!r} in a PostgreSQL store URL"
+                f" (it takes libpq's options and {', '.join(SESH_OPTIONS)})"
+            )
+        seen.add(name)
+        if name in SESH_OPTIONS:
+            settings[name] = SESH_OPTIONS[name](value)
+        else:
+            kept.append((name, value))
+    if "connect_timeout" not in seen:
+        kept.append(("connect_timeout", str(CONNECT_TIMEOUT)))
+    conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept), ""))
+    try:
+        conninfo_to_dict(conninfo)
+    except psycopg.Error:
+        # libpq's message may quote the URL, password included.
+        raise ValueError("a malformed PostgreSQL store URL (libpq cannot parse it)") from None
+    return conninfo, settings

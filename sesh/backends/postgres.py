@@ -1,0 +1,635 @@
+"""PostgreSQL stores: sessions in the database the app already runs (``sesh[postgres]``).
+
+Each operation is one prepared, parameterised statement in a transaction of its own
+(autocommit), with deadlines on the database server's clock:
+
+=====================  ================================================================
+``set``                ``INSERT ... ON CONFLICT DO UPDATE ... WHERE <the row expired>``
+``get``                ``SELECT value ... WHERE key = $1 AND <live>``
+``get(touch=True)``    ``UPDATE ... SET expires_at = ... WHERE key = $1 AND <live> RETURNING``
+``liv``                ``UPDATE ... SET expires_at = ... WHERE key = $1 AND <live>``
+``die``                ``DELETE ... WHERE key = $1 RETURNING <live>``
+``rotate``             one statement: lock the old row, insert the new, delete the old
+``sessions``           ``SELECT key ... WHERE user_index = $1 AND <live>`` (an index)
+``die_all``            ``DELETE ... WHERE user_index = $1 RETURNING <live>``
+=====================  ================================================================
+
+The table, how text is stored, and how expired rows go are in
+``sesh.backends._postgres_sql``; connections, deadlines and URLs in
+``sesh.backends._postgres_pool``. A store checks its table on its first call (or at
+``setup()``): it creates it if missing and allowed (``create_table``), migrates an older
+sesh table, and refuses a table that is someone else's or a newer sesh's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, NamedTuple
+
+from typing_extensions import Self, Unpack, assert_never
+
+try:
+    import psycopg
+    from psycopg.types.numeric import Int8
+    from psycopg_pool import AsyncConnectionPool, ConnectionPool
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "the PostgreSQL store needs psycopg 3 and psycopg_pool: pip install 'sesh[postgres]'"
+    ) from exc
+
+from sesh._redact import backend_error, command_secrets
+from sesh.backends import _postgres_pool as pools
+from sesh.backends import _postgres_sql as q
+from sesh.backends._postgres_pool import AsyncDeadlineConnection, DeadlineConnection
+from sesh.backends._postgres_sql import PURGE_BATCH, PURGE_EVERY, SCHEMA_VERSION, schema_sql
+from sesh.backends.base import (
+    AsyncStore,
+    BaseStore,
+    Delete,
+    DeleteUser,
+    Fetch,
+    Insert,
+    ListUser,
+    Op,
+    Options,
+    Refresh,
+    Rotate,
+    SyncStore,
+    Take,
+    Ttl,
+)
+from sesh.errors import BackendError, SeshError
+
+__all__ = [
+    "PURGE_BATCH",
+    "PURGE_EVERY",
+    "SCHEMA_VERSION",
+    "AsyncDeadlineConnection",
+    "AsyncPostgresStore",
+    "DeadlineConnection",
+    "PostgresStore",
+    "schema_sql",
+]
+
+TABLE = "sesh_sessions"
+"""The table a store uses unless told otherwise (``table=``)."""
+
+
+class _Plan(NamedTuple):
+    """One operation as a statement: its text, parameters, and what makes the result of
+    its rows and row count."""
+
+    query: str
+    params: dict[str, Any]
+    result: Callable[[list[tuple[Any, ...]], int], Any]
+
+
+def _b(text: str | None) -> bytes | None:
+    return None if text is None else text.encode("utf-8")
+
+
+def _ms(ttl_ms: int | None) -> Int8 | None:
+    return None if ttl_ms is None else Int8(ttl_ms)
+
+
+def _first_text(rows: list[tuple[Any, ...]], _count: int) -> str | None:
+    return bytes(rows[0][0]).decode("utf-8") if rows else None
+
+
+def _one_written(_rows: list[tuple[Any, ...]], count: int) -> bool:
+    return count == 1
+
+
+def _any_row(rows: list[tuple[Any, ...]], _count: int) -> bool:
+    return bool(rows)
+
+
+def _any_live(rows: list[tuple[Any, ...]], _count: int) -> bool:
+    return any(live for (live,) in rows)
+
+
+def _live_count(rows: list[tuple[Any, ...]], _count: int) -> int:
+    return sum(1 for (live,) in rows if live)
+
+
+def _rotated(rows: list[tuple[Any, ...]], _count: int) -> bool | None:
+    was_live, moved, _gone = rows[0]
+    return bool(moved) if was_live else None
+
+
+class _Table:
+    """One store's table: its statements, and the decisions every operation makes, the
+    same for the sync and the async store (only the I/O differs)."""
+
+    def __init__(self, table: str, schema: str | None, create: bool, unlogged: bool) -> None:
+        self.table = q.check_name(table, "table")
+        self.schema = None if schema is None else q.check_name(schema, "schema")
+        self.create = create
+        self.unlogged = unlogged
+        self.sql: q.Statements | None = None  # set once the table is checked
+        self._inserts = itertools.count(1)
+
+    @property
+    def name(self) -> str:
+        return f"{self.schema}.{self.table}" if self.schema else self.table
+
+    def plan(self, op: Op) -> _Plan:
+        sql = self.sql
+        assert sql is not None, "the table is checked before the first operation"
+        match op:
+            case Fetch(ttl_ms=None):
+                return _Plan(sql.get, {"key": _b(op.key)}, _first_text)
+            case Fetch():
+                params = {"key": _b(op.key), "ttl": _ms(op.ttl_ms)}
+                return _Plan(sql.touch, params, _first_text)
+            case Insert():
+                purge = next(self._inserts) % PURGE_EVERY == 0
+                params = {
+                    "key": _b(op.key),
+                    "value": _b(op.value),
+                    "ttl": _ms(op.ttl_ms),
+                    "max": _ms(op.max_age_ms),
+                    "index": _b(op.user_index),
+                }
+                return _Plan(sql.insert_purging if purge else sql.insert, params, _one_written)
+            case Refresh(ttl_ms=None):
+                return _Plan(sql.exists, {"key": _b(op.key)}, _any_row)
+            case Refresh():
+                params = {"key": _b(op.key), "ttl": _ms(op.ttl_ms)}
+                return _Plan(sql.refresh, params, _one_written)
+            case Delete():
+                return _Plan(sql.delete, {"key": _b(op.key)}, _any_live)
+            case Rotate():
+                params = {"key": _b(op.key), "new": _b(op.new_key), "ttl": _ms(op.ttl_ms)}
+                return _Plan(sql.rotate, params, _rotated)
+            case ListUser():
+                head = len(op.head)
+
+                def members(rows: list[tuple[Any, ...]], _count: int) -> list[str]:
+                    return [bytes(key).decode("utf-8")[head:] for (key,) in rows]
+
+                return _Plan(sql.list, {"index": _b(op.user_index)}, members)
+            case DeleteUser():
+                return _Plan(sql.delete_user, {"index": _b(op.user_index)}, _live_count)
+            case Take():
+                raise TypeError("a PostgreSQL store rotates in one statement: it takes no Take")
+            case _:
+                assert_never(op)
+
+    def error(self, what: str, exc: BaseException, op: Op | None = None) -> BackendError:
+        """A ``BackendError`` for a failed step that shows nothing of the statement."""
+        secrets = [] if op is None else _secrets(op)
+        return backend_error(f"PostgreSQL {what}", _safe_copy(exc), secrets)
+
+    def found(self, schema: str, row: tuple[Any, ...] | None) -> str | None:
+        """What to do about the table, given its row in the catalog: None when it is ready
+        (statements set), "create" or "migrate"; raises ``SeshError`` for a table that is
+        not sesh's or is a newer sesh's."""
+        self.schema = schema
+        where = f"{schema}.{self.table}"
+        if row is None:
+            if not self.create:
+                raise SeshError(
+                    f"the sessions table {where} does not exist: create it with the SQL of"
+                    " `sesh schema` (or sesh.backends.postgres.schema_sql()), or let the store"
+                    " create it (create_table=True)"
+                )
+            return "create"
+        kind, _persistence, comment = row
+        version = q.version_of(comment)
+        if kind != "r" or version is None:
+            raise SeshError(
+                f"{where} exists and is not a sesh sessions table (its comment is not"
+                f" {q.stamp()!r}): choose another table= or schema="
+            )
+        if version > SCHEMA_VERSION:
+            raise SeshError(
+                f"{where} has sesh schema version {version}, newer than this sesh's"
+                f" ({SCHEMA_VERSION}): upgrade sesh"
+            )
+        if version < SCHEMA_VERSION:
+            return "migrate"
+        self.sql = q.statements(schema, self.table)
+        return None
+
+    def changes(self, action: str, row: tuple[Any, ...] | None) -> list[str]:
+        """The DDL for ``action`` (run under the table's advisory lock, after finding the
+        table again: another process may have done it meanwhile)."""
+        assert self.schema is not None
+        if action == "create":
+            return [schema_sql(self.table, self.schema, unlogged=self.unlogged)]
+        assert row is not None
+        version = q.version_of(row[2])
+        assert version is not None
+        return q.migration_sql(version, self.schema, self.table)
+
+    def refused(self, exc: psycopg.Error) -> SeshError:
+        """The error for DDL this role may not run."""
+        return SeshError(
+            f"cannot create or migrate the sessions table {self.name}"
+            f" ({type(exc).__name__}: {_primary(exc)}): run the SQL of `sesh schema` as"
+            " the table's owner, and give this role SELECT, INSERT, UPDATE, DELETE on it"
+        )
+
+
+def _primary(exc: BaseException) -> str:
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None)
+    return str(primary) if primary else str(exc).split("\n", 1)[0]
+
+
+def _safe_copy(exc: BaseException) -> BaseException:
+    # A server error's detail and context can quote row values (keys: session ids, in hex):
+    # keep the first line of the message, and the SQLSTATE, only.
+    if not isinstance(exc, psycopg.Error):
+        return exc
+    text = _primary(exc)
+    sqlstate = getattr(exc, "sqlstate", None)
+    if sqlstate:
+        text += f" (SQLSTATE {sqlstate})"
+    try:
+        return type(exc)(text)
+    except Exception:  # an error type that takes other arguments
+        return psycopg.Error(text)
+
+
+def _secrets(op: Op) -> list[str]:
+    # A key, as text and as the hex PostgreSQL shows bytea in.
+    found = command_secrets(op)
+    for value in list(found):
+        found.append(value.encode("utf-8").hex())
+    return found
+
+
+_DRIVER_ERRORS = (psycopg.Error,)
+
+
+class _PostgresStoreBase(BaseStore):
+    __slots__ = ("_closed", "_owns_pool", "_pool", "_table")
+
+    _pool_types: tuple[type, ...] = ()
+
+    def __init__(
+        self,
+        pool: Any,
+        prefix: str = "sesh",
+        ttl: Ttl = None,
+        *,
+        table: str = TABLE,
+        schema: str | None = None,
+        create_table: bool = True,
+        unlogged: bool = False,
+        **options: Unpack[Options],
+    ) -> None:
+        if not isinstance(pool, self._pool_types):
+            names = " or ".join(f"psycopg_pool.{t.__name__}" for t in self._pool_types)
+            raise TypeError(f"pool must be a {names}, not {type(pool).__name__}")
+        super().__init__(prefix, ttl, **options)
+        for flag, name in ((create_table, "create_table"), (unlogged, "unlogged")):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be a bool, not {type(flag).__name__}")
+        self._table = _Table(table, schema, create_table, unlogged)
+        self._pool: Any = pool
+        self._owns_pool = False
+        self._closed = False
+
+    @classmethod
+    def _settings(cls, url: str, overrides: dict[str, Any]) -> tuple[str, dict[str, Any], Any]:
+        conninfo, settings = pools.parse_url(url)
+        settings.update({k: v for k, v in overrides.items() if v is not None})
+        call_timeout = settings.pop("call_timeout", pools.CALL_TIMEOUT)
+        pool_size = settings.pop("pool_size", pools.POOL_SIZE)
+        if isinstance(call_timeout, bool) or not isinstance(call_timeout, (int, float)):
+            raise TypeError("call_timeout must be seconds (a number)")
+        if not 0 < call_timeout <= 3600:
+            raise ValueError("call_timeout must be more than 0 and at most 3600 seconds")
+        if isinstance(pool_size, bool) or not isinstance(pool_size, int):
+            raise TypeError("pool_size must be an int")
+        if not 1 <= pool_size <= 1000:
+            raise ValueError("pool_size must be from 1 to 1000")
+        return conninfo, settings, (float(call_timeout), pool_size)
+
+    @property
+    def pool(self) -> Any:
+        """The psycopg_pool pool the store talks through."""
+        return self._pool
+
+    @property
+    def table(self) -> str:
+        """The sessions table: ``schema.table`` once checked, else as configured."""
+        return self._table.name
+
+
+class PostgresStore(_PostgresStoreBase, SyncStore):
+    """A SessionStore in a PostgreSQL table, safe for many processes and threads.
+
+    Args:
+        pool: a ``psycopg_pool.ConnectionPool`` the app already has; the store does not
+            close it. Its connections' deadlines are the pool's own: make it with
+            ``connection_class=DeadlineConnection`` for the store's (``from_url`` does).
+        prefix: key prefix; sessions are rows keyed ``<prefix>:<session id>``, so stores
+            with different prefixes share one table.
+        ttl: session lifetime in seconds or a timedelta; None or 0 for never.
+        table: the table's name (default ``sesh_sessions``).
+        schema: its schema (default: the connection's ``current_schema()``).
+        create_table: create the table if it is missing (needs the right to); False
+            expects it made from ``schema_sql()``.
+        unlogged: create it ``UNLOGGED``: faster writes, but a crash empties it.
+        options: ``track_users``, ``max_age``, ``hash_ids`` (``sesh.Options``; docs/options.md).
+
+    The table is checked on the first call, or at ``setup()``.
+    """
+
+    __slots__ = ("_setup_lock",)
+    _pool_types = (ConnectionPool,)
+
+    def __init__(self, pool: Any, prefix: str = "sesh", ttl: Ttl = None, **kwargs: Any) -> None:
+        super().__init__(pool, prefix, ttl, **kwargs)
+        self._setup_lock = threading.Lock()
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = "sesh",
+        ttl: Ttl = None,
+        table: str | None = None,
+        schema: str | None = None,
+        call_timeout: float | None = None,
+        pool_size: int | None = None,
+        create_table: bool = True,
+        unlogged: bool | None = None,
+        **options: Unpack[Options],
+    ) -> Self:
+        """A store with a pool of its own on a ``postgresql://`` (or ``postgres://``) URL;
+        ``close`` closes it.
+
+        The URL's query takes libpq's options (``sslmode``, ``connect_timeout`` (default
+        2 s), ``application_name``, ``options``, ...) and sesh's: ``table``, ``schema``,
+        ``call_timeout`` (seconds any call may wait on the server, default 2),
+        ``pool_size`` (default 10) and ``unlogged``. The keyword arguments win over it.
+        """
+        overrides = {
+            "table": table,
+            "schema": schema,
+            "call_timeout": call_timeout,
+            "pool_size": pool_size,
+            "unlogged": unlogged,
+        }
+        conninfo, settings, (deadline, size) = cls._settings(url, overrides)
+        pool = pools.make_pool(conninfo, deadline, size)
+        try:
+            store = cls(pool, prefix, ttl, create_table=create_table, **settings, **options)
+        except BaseException:
+            pool.close()
+            raise
+        store._owns_pool = True
+        return store
+
+    def setup(self) -> None:
+        """Checks the table now (creating or migrating it as needed) instead of on the
+        first call.
+
+        Raises:
+            SeshError: the table is not sesh's, is a newer sesh's, or is missing (or
+                older) and this role may not create (or migrate) it.
+            BackendError: the database cannot be reached.
+        """
+        if self._table.sql is not None:
+            return
+        with self._setup_lock:
+            if self._table.sql is not None:
+                return
+            if self._owns_pool and self._pool.closed and not self._closed:
+                self._pool.open(wait=False)
+            try:
+                self._check_table()
+            except psycopg.Error as exc:
+                error = self._table.error("setup", exc)
+            else:
+                return
+        raise error
+
+    def _check_table(self) -> None:
+        t = self._table
+        with self._connection() as conn:
+            schema = t.schema or _current_schema(conn.execute(q.CURRENT_SCHEMA).fetchone())
+            row = conn.execute(q.FIND_TABLE, (schema, t.table)).fetchone()
+            action = t.found(schema, row)
+            if action is None:
+                return
+            try:
+                with conn.transaction():
+                    conn.execute(q.LOCK, (q.lock_id(schema, t.table),))
+                    row = conn.execute(q.FIND_TABLE, (schema, t.table)).fetchone()
+                    if t.found(schema, row) is not None:
+                        for step in t.changes(action, row):
+                            conn.execute(step.encode("utf-8"), prepare=False)
+            except psycopg.errors.InsufficientPrivilege as exc:
+                refused = t.refused(exc)
+            else:
+                t.found(schema, conn.execute(q.FIND_TABLE, (schema, t.table)).fetchone())
+                return
+        raise refused
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        with self._pool.connection() as conn:
+            if conn.autocommit:
+                yield conn
+                return
+            conn.autocommit = True  # a pool of the app's own: each statement commits
+            try:
+                yield conn
+            finally:
+                if not conn.closed:
+                    conn.autocommit = False
+
+    def execute(self, op: Op) -> Any:
+        """Carries out one operation (see ``sesh.backends.base``) in one statement."""
+        self.setup()
+        plan = self._table.plan(op)
+        try:
+            with self._connection() as conn:
+                cur = conn.execute(plan.query, plan.params, binary=True)
+                rows = cur.fetchall() if cur.description is not None else []
+                return plan.result(rows, cur.rowcount)
+        except _DRIVER_ERRORS as exc:
+            error = self._table.error(type(op).__name__, exc, op)
+        raise error  # outside the except: see sesh._redact
+
+    def purge(self, batch: int = PURGE_BATCH) -> int:
+        """Deletes up to ``batch`` expired rows (oldest first) now; returns how many. Inserts
+        do this every ``PURGE_EVERY`` calls; a job may call it too, after a long pause in
+        traffic, say."""
+        if isinstance(batch, bool) or not isinstance(batch, int):
+            raise TypeError(f"batch must be an int, not {type(batch).__name__}")
+        if not 1 <= batch <= 1_000_000:
+            raise ValueError("batch must be from 1 to 1000000")
+        self.setup()
+        assert self._table.sql is not None
+        try:
+            with self._connection() as conn:
+                cur = conn.execute(self._table.sql.purge, {"batch": batch}, binary=True)
+                return int(cur.rowcount)
+        except _DRIVER_ERRORS as exc:
+            error = self._table.error("purge", exc)
+        raise error
+
+    def close(self) -> None:
+        """Closes the pool if this store made it."""
+        self._closed = True
+        if self._owns_pool:
+            self._pool.close()
+
+
+class AsyncPostgresStore(_PostgresStoreBase, AsyncStore):
+    """An AsyncSessionStore in a PostgreSQL table: ``PostgresStore`` for asyncio, on a
+    ``psycopg_pool.AsyncConnectionPool`` (make one with
+    ``connection_class=AsyncDeadlineConnection`` for the store's deadlines).
+
+    Takes the same arguments as ``PostgresStore``. A pool of its own (``from_url``) opens
+    in the event loop of the first call.
+    """
+
+    __slots__ = ("_setup_lock",)
+    _pool_types = (AsyncConnectionPool,)
+
+    def __init__(self, pool: Any, prefix: str = "sesh", ttl: Ttl = None, **kwargs: Any) -> None:
+        super().__init__(pool, prefix, ttl, **kwargs)
+        self._setup_lock: asyncio.Lock | None = None
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = "sesh",
+        ttl: Ttl = None,
+        table: str | None = None,
+        schema: str | None = None,
+        call_timeout: float | None = None,
+        pool_size: int | None = None,
+        create_table: bool = True,
+        unlogged: bool | None = None,
+        **options: Unpack[Options],
+    ) -> Self:
+        """An asyncio store with a pool of its own; see ``PostgresStore.from_url``."""
+        overrides = {
+            "table": table,
+            "schema": schema,
+            "call_timeout": call_timeout,
+            "pool_size": pool_size,
+            "unlogged": unlogged,
+        }
+        conninfo, settings, (deadline, size) = cls._settings(url, overrides)
+        pool = pools.make_async_pool(conninfo, deadline, size)
+        store = cls(pool, prefix, ttl, create_table=create_table, **settings, **options)
+        store._owns_pool = True
+        return store
+
+    async def setup(self) -> None:
+        """Checks the table now; see ``PostgresStore.setup``."""
+        if self._table.sql is not None:
+            return
+        if self._setup_lock is None:
+            self._setup_lock = asyncio.Lock()
+        async with self._setup_lock:
+            if self._table.sql is not None:
+                return
+            if self._owns_pool and self._pool.closed and not self._closed:
+                await self._pool.open(wait=False)
+            try:
+                await self._check_table()
+            except psycopg.Error as exc:
+                error = self._table.error("setup", exc)
+            else:
+                return
+        raise error
+
+    async def _check_table(self) -> None:
+        t = self._table
+        async with self._connection() as conn:
+            cur = await conn.execute(q.CURRENT_SCHEMA)
+            schema = t.schema or _current_schema(await cur.fetchone())
+            cur = await conn.execute(q.FIND_TABLE, (schema, t.table))
+            row = await cur.fetchone()
+            action = t.found(schema, row)
+            if action is None:
+                return
+            try:
+                async with conn.transaction():
+                    await conn.execute(q.LOCK, (q.lock_id(schema, t.table),))
+                    cur = await conn.execute(q.FIND_TABLE, (schema, t.table))
+                    row = await cur.fetchone()
+                    if t.found(schema, row) is not None:
+                        for step in t.changes(action, row):
+                            await conn.execute(step.encode("utf-8"), prepare=False)
+            except psycopg.errors.InsufficientPrivilege as exc:
+                refused = t.refused(exc)
+            else:
+                cur = await conn.execute(q.FIND_TABLE, (schema, t.table))
+                t.found(schema, await cur.fetchone())
+                return
+        raise refused
+
+    @asynccontextmanager
+    async def _connection(self) -> Any:
+        async with self._pool.connection() as conn:
+            if conn.autocommit:
+                yield conn
+                return
+            await conn.set_autocommit(True)  # a pool of the app's own
+            try:
+                yield conn
+            finally:
+                if not conn.closed:
+                    await conn.set_autocommit(False)
+
+    async def execute(self, op: Op) -> Any:
+        """Carries out one operation in one statement."""
+        await self.setup()
+        plan = self._table.plan(op)
+        try:
+            async with self._connection() as conn:
+                cur = await conn.execute(plan.query, plan.params, binary=True)
+                rows = await cur.fetchall() if cur.description is not None else []
+                return plan.result(rows, cur.rowcount)
+        except _DRIVER_ERRORS as exc:
+            error = self._table.error(type(op).__name__, exc, op)
+        raise error
+
+    async def purge(self, batch: int = PURGE_BATCH) -> int:
+        """Deletes up to ``batch`` expired rows now; see ``PostgresStore.purge``."""
+        if isinstance(batch, bool) or not isinstance(batch, int):
+            raise TypeError(f"batch must be an int, not {type(batch).__name__}")
+        if not 1 <= batch <= 1_000_000:
+            raise ValueError("batch must be from 1 to 1000000")
+        await self.setup()
+        assert self._table.sql is not None
+        try:
+            async with self._connection() as conn:
+                cur = await conn.execute(self._table.sql.purge, {"batch": batch}, binary=True)
+                return int(cur.rowcount)
+        except _DRIVER_ERRORS as exc:
+            error = self._table.error("purge", exc)
+        raise error
+
+    async def aclose(self) -> None:
+        """Closes the pool if this store made it."""
+        self._closed = True
+        if self._owns_pool and not self._pool.closed:
+            await self._pool.close()
+
+
+def _current_schema(row: tuple[Any, ...] | None) -> str:
+    if row is None or row[0] is None:
+        raise SeshError(
+            "the connection has no current schema (none of its search_path exists): pass schema="
+        )
+    return str(row[0])
