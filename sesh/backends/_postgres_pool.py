@@ -108,6 +108,7 @@ def check_idle(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> 
     else:  # pragma: no cover - Windows
         ready = bool(select.select([fd], [], [], 0)[0])
     if ready:
+        conn.pgconn.finish()  # so the pool drops it rather than offering it again
         raise psycopg.OperationalError("the server closed the connection")
 
 
