@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test run, from a fresh Debian/Ubuntu machine: installs what is missing
-# (redis-server, chromium and chromium-driver from the distribution; a virtualenv with sesh
+# (redis-server, postgresql, chromium and chromium-driver from the distribution; a virtualenv with sesh
 # and its test, bench and docs extras: the suite runs the benchmarks in their quick mode),
 # then runs the linters, the type checker, a strict build of the docs site and the suite.
 # Extra arguments go to pytest.
@@ -17,10 +17,13 @@ apt_install() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
-# What the tests start for real: redis-server, and headless Chromium with its driver for
+# What the tests start for real: redis-server, PostgreSQL (its server programs are off
+# PATH, under /usr/lib/postgresql/<version>/bin), and headless Chromium with its driver for
 # the browser test (Debian's packages; selenium is given the driver, it downloads nothing).
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 \
+    || missing+=(postgresql)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then

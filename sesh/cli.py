@@ -167,6 +167,15 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="run the conformance kit against a live store (needs sesh[testing])"
     )
     check.add_argument("check_url", metavar="URL", nargs="?", help="default: the store URL")
+    schema = verbs.add_parser(
+        "schema",
+        help="print the SQL that makes a PostgreSQL sessions table (connects to nothing)",
+    )
+    schema.add_argument("--table", default="sesh_sessions", help="default: sesh_sessions")
+    schema.add_argument("--schema", help="default: unqualified (the search_path's first)")
+    schema.add_argument(
+        "--unlogged", action="store_true", help="an UNLOGGED table: faster, emptied by a crash"
+    )
     check.add_argument(
         "--short-ttl",
         type=_ttl,
@@ -247,6 +256,8 @@ def _run(args: argparse.Namespace) -> int:
 
         target = args.check_url or _store_url(args)
         return check(target, out=sys.stdout, as_json=args.json, short_ttl=args.short_ttl)
+    if args.verb == "schema":
+        return _schema(args)
     url = _store_url(args)
     options = {"track_users": args.track_users, "max_age": args.max_age, "hash_ids": args.hash_ids}
     if getattr(args, "session_id", None) is not None:
@@ -272,6 +283,17 @@ def _run(args: argparse.Namespace) -> int:
         done = store.liv(args.session_id) if args.verb == "liv" else store.die(args.session_id)
         key = "alive" if args.verb == "liv" else "removed"
         return _output(args, "", {key: done}, found=done)
+
+
+def _schema(args: argparse.Namespace) -> int:
+    """Prints the DDL of a PostgreSQL sessions table (for apps that run their own
+    migrations, and roles that may not create tables)."""
+    try:
+        from sesh.backends._postgres_sql import schema_sql
+    except ImportError:
+        raise ValueError("sesh schema needs psycopg 3: pip install 'sesh[postgres]'") from None
+    ddl = schema_sql(args.table, args.schema, unlogged=args.unlogged)
+    return _output(args, ddl.rstrip("\n"), {"sql": ddl}, found=True)
 
 
 def _output_new_id(args: argparse.Namespace, store: Any, session_id: str) -> int:

@@ -15,9 +15,10 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
-from sesh import cli
+from sesh import cli, from_url
 from testbed.servers import free_port
 
 SESH = Path(sys.executable).with_name("sesh")
@@ -188,10 +189,12 @@ def test_help_says_where_the_default_store_is(home: Path) -> None:
     assert f"  {home / '.local' / 'share' / 'sesh' / 'sessions.db'}\n" in result.stdout
 
 
-def test_check_passes_memory_sqlite_and_redis(home: Path, tmp_path: Path, redis_url: str) -> None:
-    # The three runs mostly wait on real time, so they run at once.
+def test_check_passes_memory_sqlite_redis_and_postgres(
+    home: Path, tmp_path: Path, redis_url: str, postgres_url: str
+) -> None:
+    # The four runs mostly wait on real time, so they run at once.
     path = tmp_path / "c.db"
-    urls = ["memory://", f"sqlite:///{path}", redis_url]
+    urls = ["memory://", f"sqlite:///{path}", redis_url, f"{postgres_url}?table=checked"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SESH_", "XDG_"))}
     runs = [
         subprocess.Popen(
@@ -387,3 +390,24 @@ def test_a_user_id_the_output_encoding_cannot_show(home: Path) -> None:
     assert sesh("--json", "get", session_id, home=home, env=env).stdout == (
         '{"user_id": "zo\\u00eb"}\n'
     )
+
+
+def test_schema_prints_the_table_a_store_then_uses(home: Path, postgres_url: str) -> None:
+    result = sesh("schema", "--table", "from_cli", home=home)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith('CREATE TABLE IF NOT EXISTS "from_cli" (')
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(result.stdout.encode())
+        try:
+            url = f"{postgres_url}?table=from_cli"
+            with from_url(url, create_table=False) as store:  # made by the DDL alone
+                assert store.get(store.set("alice")) == "alice"
+        finally:
+            admin.execute("DROP TABLE from_cli")
+    unlogged = sesh("--json", "schema", "--schema", "app", "--unlogged", home=home)
+    assert json.loads(unlogged.stdout)["sql"].startswith(
+        'CREATE UNLOGGED TABLE IF NOT EXISTS "app"."sesh_sessions"'
+    )
+    bad = sesh("schema", "--table", "x; DROP TABLE y", home=home)
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("sesh: error: table must be 1-48 letters, digits or underscores")

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from sesh import cli
 from sesh._validate import is_session_id
 from sesh.backends.memory import MemoryStore
+from sesh.backends.postgres import PostgresStore
 from sesh.backends.redis import RedisStore
 from sesh.backends.sqlite import SqliteStore
 
@@ -56,7 +57,7 @@ def redis_url(private_redis_url: str) -> str:
     return private_redis_url
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
+@pytest.fixture(params=["memory", "sqlite", "redis", "postgres"])
 def stores(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str) -> Iterator[Any]:
     """A store under a random prefix, and a canary session in another store beside it."""
     prefix = f"hostile-{secrets.token_hex(4)}"
@@ -66,6 +67,10 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str) -> It
     elif request.param == "sqlite":
         store = SqliteStore(tmp_path / "h.db", prefix, ttl=60)
         other = SqliteStore(tmp_path / "h.db", prefix + "-other", ttl=60)
+    elif request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        store = PostgresStore.from_url(url, prefix=prefix, ttl=60, table="hostile")
+        other = PostgresStore.from_url(url, prefix=prefix + "-other", ttl=60, table="hostile")
     else:
         store = RedisStore.from_url(redis_url, prefix=prefix, ttl=60)
         other = RedisStore.from_url(redis_url, prefix=prefix + "-other", ttl=60)

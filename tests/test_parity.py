@@ -14,6 +14,7 @@ import pytest
 
 from sesh import AsyncSeshStore, AsyncSessionStore, SeshStore, SessionStore
 from sesh.backends.memory import AsyncMemoryStore, MemoryStore
+from sesh.backends.postgres import AsyncPostgresStore, PostgresStore
 from sesh.backends.redis import AsyncRedisStore, RedisStore
 from sesh.backends.sqlite import AsyncSqliteStore, SqliteStore
 from sesh.cli import _parser
@@ -25,6 +26,7 @@ TWINS = [
     (MemoryStore, AsyncMemoryStore),
     (SqliteStore, AsyncSqliteStore),
     (RedisStore, AsyncRedisStore),
+    (PostgresStore, AsyncPostgresStore),
     (SessionStore, AsyncSessionStore),
     (SeshStore, AsyncSeshStore),
 ]
@@ -55,7 +57,7 @@ def test_sync_and_async_twins_have_the_same_verbs(sync: type, async_: type) -> N
     assert inspect.iscoroutinefunction(async_.aclose)
 
 
-@pytest.mark.parametrize(("sync", "async_"), TWINS[:3] + TWINS[4:], ids=lambda c: c.__name__)
+@pytest.mark.parametrize(("sync", "async_"), TWINS[:4] + TWINS[5:], ids=lambda c: c.__name__)
 def test_handle_and_the_options_are_plain_on_both_twins(sync: Any, async_: Any) -> None:
     # No I/O: handle() is not awaitable on an async store, and the options are properties.
     for cls in (sync, async_):
@@ -66,7 +68,7 @@ def test_handle_and_the_options_are_plain_on_both_twins(sync: Any, async_: Any) 
     assert annotations_of(sync.handle) == annotations_of(async_.handle)
 
 
-@pytest.mark.parametrize("store", [MemoryStore, SqliteStore, RedisStore])
+@pytest.mark.parametrize("store", [MemoryStore, SqliteStore, RedisStore, PostgresStore])
 def test_each_store_offers_what_the_protocols_declare(store: type) -> None:
     for verb in VERBS + MORE:
         assert shape(getattr(store, verb)) == shape(getattr(SeshStore, verb)), verb
@@ -80,7 +82,7 @@ def test_the_kit_sees_every_verb_as_a_store_has_it() -> None:
 
 def test_the_command_line_has_every_verb() -> None:
     commands: Any = _parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-    expected = {verb.replace("_", "-") for verb in VERBS + MORE} | {"check"}
+    expected = {verb.replace("_", "-") for verb in VERBS + MORE} | {"check", "schema"}
     assert set(commands) == expected
     for verb in ("get", "liv", "die", "rotate"):
         positional = [a.dest for a in commands[verb]._actions if not a.option_strings]

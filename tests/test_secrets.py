@@ -8,11 +8,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 import redis
 
 import sesh
+from sesh.backends.postgres import PostgresStore
 from sesh.backends.redis import RedisStore
 from sesh.backends.sqlite import SqliteStore
 from testbed.servers import free_port
@@ -93,6 +96,67 @@ def test_sqlite_failures_show_no_session_id(tmp_path: Path) -> None:
     for error in failures(store):
         for exc in chain(error):
             assert_clean(str(exc))
+
+
+def test_postgres_failures_show_no_secret(caplog: pytest.LogCaptureFixture) -> None:
+    # Nothing listens: every verb fails, after libpq and psycopg_pool have logged.
+    caplog.set_level(logging.DEBUG)
+    for make in (sesh.from_url, sesh.async_from_url):
+        store: Any = make(f"postgresql://admin:{PASSWORD}@127.0.0.1:{free_port()}/db")
+        assert_clean(repr(store))
+        if isinstance(store, sesh.SeshStore):
+            for error in failures(store):
+                for exc in chain(error):
+                    assert_clean(str(exc))
+                    assert_clean(repr(exc))
+            store.close()
+        else:
+            asyncio.run(_async_failures(store))
+    for record in caplog.records:
+        assert_clean(record.getMessage())
+
+
+async def _async_failures(store: Any) -> None:
+    for call in (store.get(SESSION_ID), store.set("alice"), store.die(SESSION_ID)):
+        with pytest.raises(sesh.BackendError) as caught:
+            await call
+        for exc in chain(caught.value):
+            assert_clean(str(exc))
+    await store.aclose()
+
+
+def test_postgres_server_errors_show_no_session_id(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A wrong password, then a role with no right on the table: the server's own
+    # text comes back, and must not carry the id (a key is in every statement).
+    caplog.set_level(logging.DEBUG)
+    rest = postgres_url.split("@", 1)[1]
+    wrong = sesh.from_url(f"postgresql://sesh_admin:{PASSWORD}@{rest}")
+    for error in failures(wrong):
+        for exc in chain(error):
+            assert_clean(str(exc))
+    wrong.close()
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE nobody_here LOGIN PASSWORD '{PASSWORD}'")
+        try:
+            with PostgresStore.from_url(postgres_url, prefix="secrets", table="secrets") as owner:
+                owner.setup()
+            store = sesh.from_url(
+                f"postgresql://nobody_here:{PASSWORD}@{rest}", prefix="secrets", table="secrets"
+            )
+            for error in failures(store):
+                assert "InsufficientPrivilege: permission denied for table secrets" in str(error)
+                for exc in chain(error):
+                    assert_clean(str(exc))
+                    assert SESSION_ID.encode().hex() not in str(exc)
+            store.close()
+        finally:
+            admin.execute("DROP OWNED BY nobody_here")
+            admin.execute("DROP ROLE nobody_here")
+            admin.execute("DROP TABLE IF EXISTS secrets")
+    for record in caplog.records:
+        assert_clean(record.getMessage())
 
 
 def test_unknown_url_shows_no_secret() -> None:

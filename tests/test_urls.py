@@ -9,10 +9,13 @@ import pytest
 import redis
 import redis.asyncio
 import redis.sentinel
+from psycopg.conninfo import conninfo_to_dict
 
 import sesh
+from sesh.backends._postgres_pool import parse_url
 from sesh.backends._redis_clients import check_url
 from sesh.backends.memory import AsyncMemoryStore, MemoryStore
+from sesh.backends.postgres import AsyncPostgresStore, PostgresStore
 from sesh.backends.redis import AsyncRedisStore, RedisStore
 
 
@@ -265,3 +268,65 @@ def test_a_password_that_breaks_the_url_is_never_shown(template: str, password: 
 def test_options_the_url_s_client_does_not_take_are_refused(url: str) -> None:
     with pytest.raises(ValueError, match="unknown option"):
         sesh.from_url(url)
+
+
+def test_postgres_urls_make_postgres_stores() -> None:
+    for scheme in ("postgresql", "postgres", "POSTGRESQL"):
+        url = f"{scheme}://u:pw@127.0.0.1:1/db?sslmode=disable&application_name=web&table=t1"
+        store = sesh.from_url(url, ttl=30, track_users=True)
+        assert isinstance(store, PostgresStore)
+        assert store.table == "t1"
+        assert store.track_users
+        store.close()
+    async_store = sesh.async_from_url("postgresql://127.0.0.1:1/db?schema=app&pool_size=3")
+    assert isinstance(async_store, AsyncPostgresStore)
+    assert async_store.table == "app.sesh_sessions"
+    assert async_store.pool.max_size == 3
+
+
+def test_postgres_url_options_go_to_libpq_with_a_connect_deadline() -> None:
+    conninfo, settings = parse_url("postgresql://u@h/db?call_timeout=0.5&sslmode=require")
+    assert settings == {"call_timeout": 0.5}
+    parsed = conninfo_to_dict(conninfo)
+    assert parsed["sslmode"] == "require"
+    assert parsed["connect_timeout"] == "2"
+    conninfo, _ = parse_url("postgresql://u@h/db?connect_timeout=10")
+    assert conninfo_to_dict(conninfo)["connect_timeout"] == "10"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgresql://h/db?frobnicate=1", "unknown or repeated option 'frobnicate'"),
+        ("postgresql://h/db?sslmode=require&sslmode=disable", "unknown or repeated option"),
+        ("postgresql://h/db?call_timeout=soon", "call_timeout .* must be seconds"),
+        ("postgresql://h/db?call_timeout=0", "call_timeout must be more than 0"),
+        ("postgresql://h/db?pool_size=0", "pool_size must be from 1"),
+        ("postgresql://h/db?pool_size=many", "pool_size .* whole number"),
+        ("postgresql://h/db?unlogged=maybe", "unlogged .* true or false"),
+        ("postgresql://h/db?table=a-b", "table must be"),
+        ("postgresql://h/db?schema=1x", "schema must be"),
+        ("postgresql://h:notaport/db", "malformed PostgreSQL store URL"),
+        ("postgresql://h/db#frag", "a PostgreSQL store URL is"),
+    ],
+)
+def test_bad_postgres_urls_are_refused_at_once(url: str, message: str) -> None:
+    for make in (sesh.from_url, sesh.async_from_url):
+        with pytest.raises(ValueError, match=message):
+            make(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://admin:SECRETpw@127.0.0.1:1/db?passwrd=SECRETpw",
+        "postgresql://admin:SECRETpw@127.0.0.1:notaport/db",
+        "postgresql://admin@127.0.0.1:1/db?password=SECRETpw&password=SECRETpw",
+    ],
+)
+def test_a_bad_postgres_url_never_shows_its_password(url: str) -> None:
+    with pytest.raises(ValueError, match="PostgreSQL store URL") as caught:
+        sesh.from_url(url)
+    assert "SECRET" not in str(caught.value)
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None or caught.value.__suppress_context__

@@ -200,6 +200,16 @@ SESH_OPTIONS: dict[str, Callable[[str], Any]] = {
 """The URL query options that are sesh's (every other must be one of libpq's)."""
 
 
+def _check_ports(netloc: str) -> None:
+    # libpq reads the port only when it connects; a typo should fail here, and quietly
+    # (urllib's own message would quote the netloc, password and all).
+    hosts = netloc.rpartition("@")[2]
+    for host in hosts.split(","):
+        port = host.rpartition("]")[2].rpartition(":")[2] if ":" in host.rpartition("]")[2] else ""
+        if port and not (port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError("a malformed PostgreSQL store URL (a port is not a number)")
+
+
 def _libpq_options() -> frozenset[str]:
     return frozenset(d.keyword.decode() for d in pq.Conninfo.get_defaults())
 
@@ -215,6 +225,7 @@ def parse_url(url: str) -> tuple[str, dict[str, Any]]:
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("postgresql", "postgres") or parts.fragment:
         raise ValueError("a PostgreSQL store URL is postgresql://user:password@host:port/dbname")
+    _check_ports(parts.netloc)
     libpq = _libpq_options()
     kept: list[tuple[str, str]] = []
     settings: dict[str, Any] = {}

@@ -77,9 +77,9 @@ def check_name(value: object, what: str) -> str:
     return value
 
 
-def stamp(version: int = SCHEMA_VERSION) -> str:
-    """The comment a sesh table of ``version`` carries."""
-    return _STAMP.format(version)
+def stamp(version: int | None = None) -> str:
+    """The comment a sesh table of ``version`` (default: this sesh's) carries."""
+    return _STAMP.format(SCHEMA_VERSION if version is None else version)
 
 
 def version_of(comment: str | None) -> int | None:

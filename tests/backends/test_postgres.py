@@ -250,3 +250,33 @@ def test_the_deadline_connection_is_the_stores_own(postgres_url: str, table: str
             assert isinstance(conn, DeadlineConnection)
             assert conn.call_timeout == 1.5
             assert conn.autocommit
+
+
+HOSTILE_USERS = [
+    "o'brien",
+    'say "hi"; DROP TABLE x; --',
+    "back\\slash",
+    "100%",
+    "a_b",
+    "a%",
+    "ab",
+    "a\x00b",
+    "\\x00",
+    "é" * 512,  # 1024 bytes of two-byte characters
+    "ß",
+    "SS",
+    "ǅ",
+    "ǆ",
+]
+
+
+def test_user_ids_are_plain_data_compared_byte_for_byte(store: PostgresStore) -> None:
+    made = {user: store.set(user) for user in HOSTILE_USERS}
+    for user, session_id in made.items():
+        assert store.get(session_id) == user
+        assert store.sessions(user) == [session_id]
+    assert store.die_all("a%") == 1  # not a pattern: "ab" and "a_b" stay
+    assert store.get(made["ab"]) == "ab"
+    assert store.get(made["a_b"]) == "a_b"
+    assert store.die_all("ss") == 0  # no case folding, whatever the collation
+    assert store.get(made["SS"]) == "SS"
