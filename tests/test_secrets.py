@@ -184,9 +184,10 @@ def test_async_failures_show_no_secret() -> None:
     asyncio.run(scenario())
 
 
-def test_command_line_errors_show_no_secret(tmp_path: Path) -> None:
+@pytest.mark.parametrize("scheme", ["redis", "postgresql"])
+def test_command_line_errors_show_no_secret(tmp_path: Path, scheme: str) -> None:
     sesh_cli = Path(sys.executable).with_name("sesh")
-    url = f"redis://:{PASSWORD}@127.0.0.1:{free_port()}/0"
+    url = f"{scheme}://admin:{PASSWORD}@127.0.0.1:{free_port()}/0"
     for args in (["get", SESSION_ID], ["liv", SESSION_ID], ["die", SESSION_ID], ["set", "x"]):
         result = subprocess.run(
             [str(sesh_cli), "--url", url, *args], capture_output=True, text=True, cwd=tmp_path

@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import secrets
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -145,3 +147,35 @@ def test_four_processes_of_threads_and_tasks_share_one_table(postgres_url: str) 
         for session_id in killed:
             assert store.get(session_id) is None
     assert _rows(postgres_url, table) == len(kept), "a session was lost or written twice"
+
+
+def test_callers_never_read_no_session_while_the_server_dies_and_comes_back(
+    server: PostgresServer,
+) -> None:
+    # A stream of reads through a crash and a restart: each is the user or BackendError,
+    # never None (which a web app would take for "log the user out").
+    seen: Counter[str] = Counter()
+    stop = threading.Event()
+    with PostgresStore.from_url(server.url, ttl=60, table=new_table()) as store:
+        session_id = store.set("alice")
+
+        def stream() -> None:
+            while not stop.is_set():
+                try:
+                    seen[repr(store.get(session_id))] += 1
+                except BackendError:
+                    seen["BackendError"] += 1
+
+        reader = threading.Thread(target=stream)
+        reader.start()
+        try:
+            time.sleep(0.2)
+            server.stop(immediate=True)
+            time.sleep(0.5)
+            server.start()
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            reader.join(10)
+        assert set(seen) == {"'alice'", "BackendError"}, seen
+        assert store.get(session_id) == "alice"
