@@ -68,9 +68,9 @@ class PostgresServer:
         self.password = secrets.token_urlsafe(12)
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
+        self.user = self._run_as()
         self.workdir = Path(tempfile.mkdtemp(prefix="sesh-postgres-"))
         self.data = self.workdir / "data"
-        self.user = self._run_as()
         if self.user is not None:
             os.chown(self.workdir, self.user.pw_uid, self.user.pw_gid)
 
@@ -88,7 +88,7 @@ class PostgresServer:
     def _popen(self, args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
         if self.user is not None:
             kwargs.update(user=self.user.pw_uid, group=self.user.pw_gid, extra_groups=[])
-        return subprocess.Popen(args, cwd=self.workdir, **kwargs)
+        return subprocess.Popen(args, cwd=self.workdir, env=self._environment(), **kwargs)
 
     def url_for(self, user: str, password: str, dbname: str = "sesh") -> str:
         return f"postgresql://{user}:{password}@127.0.0.1:{self.port}/{dbname}"
@@ -96,6 +96,10 @@ class PostgresServer:
     @property
     def url(self) -> str:
         return self.url_for(ADMIN, self.password)
+
+    def _environment(self) -> dict[str, str]:
+        # A developer's PG* variables (PGDATA, PGPORT, ...) must not steer the test server.
+        return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
 
     def init(self) -> None:
         """Makes the cluster (``initdb``) with the superuser's password."""
@@ -200,8 +204,21 @@ class PostgresServer:
                 os.kill(pid, signum)
 
     def stall(self) -> None:
-        """Stops every server process (SIGSTOP): connections stay open, nothing answers."""
-        self._signal_all(signal.SIGSTOP)
+        """Stops every server process (SIGSTOP): connections stay open, nothing answers.
+
+        The postmaster first, so it forks no more; then its children, until a pass finds
+        none left running (one forked just before the postmaster stopped)."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+        stopped: set[int] = set()
+        while True:
+            children = set(self.processes()[1:]) - stopped
+            if not children:
+                return
+            for pid in children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGSTOP)
+            stopped |= children
 
     def resume(self) -> None:
         """Lets the stalled processes go on (SIGCONT)."""

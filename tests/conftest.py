@@ -103,7 +103,9 @@ def _started_postgres() -> PostgresServer:
         pytest.fail(str(exc), pytrace=False)
     try:
         server.start()
-    except RuntimeError as exc:
-        server.close()
-        pytest.fail(str(exc), pytrace=False)
+    except BaseException as exc:
+        server.close()  # whatever failed (initdb's timeout too): no server or files left
+        if isinstance(exc, RuntimeError):
+            pytest.fail(str(exc), pytrace=False)
+        raise
     return server

@@ -395,7 +395,8 @@ def test_a_user_id_the_output_encoding_cannot_show(home: Path) -> None:
 def test_schema_prints_the_table_a_store_then_uses(home: Path, postgres_url: str) -> None:
     result = sesh("schema", "--table", "from_cli", home=home)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith('CREATE TABLE IF NOT EXISTS "from_cli" (')
+    assert result.stdout.startswith('BEGIN;\nCREATE TABLE "from_cli" (')
+    assert result.stdout.endswith("COMMIT;\n")
     with psycopg.connect(postgres_url, autocommit=True) as admin:
         admin.execute(result.stdout.encode())
         try:
@@ -406,7 +407,7 @@ def test_schema_prints_the_table_a_store_then_uses(home: Path, postgres_url: str
             admin.execute("DROP TABLE from_cli")
     unlogged = sesh("--json", "schema", "--schema", "app", "--unlogged", home=home)
     assert json.loads(unlogged.stdout)["sql"].startswith(
-        'CREATE UNLOGGED TABLE IF NOT EXISTS "app"."sesh_sessions"'
+        'BEGIN;\nCREATE UNLOGGED TABLE "app"."sesh_sessions" ('
     )
     bad = sesh("schema", "--table", "x; DROP TABLE y", home=home)
     assert bad.returncode == 2

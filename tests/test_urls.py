@@ -322,6 +322,8 @@ def test_bad_postgres_urls_are_refused_at_once(url: str, message: str) -> None:
         "postgresql://admin:SECRETpw@127.0.0.1:1/db?passwrd=SECRETpw",
         "postgresql://admin:SECRETpw@127.0.0.1:notaport/db",
         "postgresql://admin@127.0.0.1:1/db?password=SECRETpw&password=SECRETpw",
+        "postgresql://admin@127.0.0.1:1/db?password=ab&cdSECRETxyz",
+        "postgresql://admin@127.0.0.1:1/db?password:SECRETpw",
     ],
 )
 def test_a_bad_postgres_url_never_shows_its_password(url: str) -> None:

@@ -10,30 +10,38 @@ reports as a ``BackendError``. Connecting has its own deadline, libpq's
 ``connect_timeout`` (``CONNECT_TIMEOUT`` unless the URL sets one).
 
 A connection the server closed while it sat in the pool (a restart) is noticed when it is
-taken (``check_idle``: no round trip) and replaced, so a restarted server is used again
+taken (``check_connection``: no round trip) and replaced, so a restarted server is used again
 with no caller action.
 """
 
 from __future__ import annotations
 
+import asyncio
+import re
 import select
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import psycopg
-from psycopg import pq
+from psycopg import pq, waiting
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
+
+# What psycopg raises when a wait passes its timeout (3.3+: private, so looked up once here).
+_WaitTimeout: type[Exception] | None = getattr(psycopg.errors, "_WaitTimeout", None)
+if _WaitTimeout is None:  # pragma: no cover - depends on the installed psycopg
+    raise ImportError("the PostgreSQL store needs psycopg 3.3 or newer (a deadline on each wait)")
 
 __all__ = [
     "CALL_TIMEOUT",
     "CONNECT_TIMEOUT",
     "POOL_SIZE",
-    "POOL_WAIT",
+    "SERVER_SHARE",
     "AsyncDeadlineConnection",
     "DeadlineConnection",
-    "check_idle",
+    "acheck_connection",
+    "check_connection",
     "make_async_pool",
     "make_pool",
     "parse_url",
@@ -45,8 +53,10 @@ CONNECT_TIMEOUT = 2
 """Seconds to connect, unless the URL's ``connect_timeout`` says otherwise (libpq's minimum)."""
 POOL_SIZE = 10
 """Connections a store's own pool opens at most (``pool_size=``); it keeps one open."""
-POOL_WAIT = 2.0
-"""Seconds a call waits for a free connection when the pool's are all busy."""
+SERVER_SHARE = 0.9
+"""The server's own ``statement_timeout`` on a store's connections, as a share of
+``call_timeout``: a slow (not stalled) server cancels, and rolls back, a statement the
+client is about to give up on, so a write the caller was told failed did not happen."""
 
 _WAIT_INTERVAL = 0.1  # psycopg's own: how often a wait wakes to let Ctrl-C through
 
@@ -65,7 +75,8 @@ class DeadlineConnection(psycopg.Connection[Any]):
     seconds (an ``OperationalError``; the connection is closed).
 
     Pass it as ``connection_class=`` to a pool of your own to give the store's calls on
-    that pool the same deadline (a plain connection has none).
+    that pool the same deadline (a plain connection has none). A wait interrupted (Ctrl-C)
+    closes the connection at once, rather than waiting on a stalled server to cancel.
     """
 
     call_timeout: float = CALL_TIMEOUT
@@ -73,14 +84,18 @@ class DeadlineConnection(psycopg.Connection[Any]):
     def wait(self, gen: Any, interval: float = _WAIT_INTERVAL, timeout: float | None = None) -> Any:
         limit = self.call_timeout if timeout is None else timeout
         try:
-            return super().wait(gen, interval, limit)
-        except psycopg.errors._WaitTimeout:
+            return waiting.wait(gen, self.pgconn.socket, interval=interval, timeout=limit)
+        except _WaitTimeout:  # type: ignore[misc]  # a class, checked at import
             error = _timed_out(self, limit)
+        except KeyboardInterrupt:
+            self.pgconn.finish()  # the call is half done: the connection cannot be used
+            raise
         raise error  # outside the except: the timeout says all there is
 
 
 class AsyncDeadlineConnection(psycopg.AsyncConnection[Any]):
-    """``DeadlineConnection`` for asyncio."""
+    """``DeadlineConnection`` for asyncio: a cancelled call closes the connection at once
+    (psycopg's own would first ask the server to cancel, and wait up to 10 s)."""
 
     call_timeout: float = CALL_TIMEOUT
 
@@ -89,15 +104,21 @@ class AsyncDeadlineConnection(psycopg.AsyncConnection[Any]):
     ) -> Any:
         limit = self.call_timeout if timeout is None else timeout
         try:
-            return await super().wait(gen, interval, limit)
-        except psycopg.errors._WaitTimeout:
+            return await waiting.wait_async(
+                gen, self.pgconn.socket, interval=interval, timeout=limit
+            )
+        except _WaitTimeout:  # type: ignore[misc]
             error = _timed_out(self, limit)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            self.pgconn.finish()
+            raise
         raise error
 
 
-def check_idle(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:
-    """Raises if an idle connection can no longer be used: closed, or with something to
-    read (the server says nothing to an idle connection unless it is closing it)."""
+def check_connection(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:
+    """Raises (and closes it) if an idle connection can no longer be used: closed, or with
+    something to read (the server says nothing to an idle connection unless it is closing
+    it, as on a restart). No round trip: pass it as a pool's ``check=``."""
     if conn.closed or conn.pgconn.status != pq.ConnStatus.OK:
         raise psycopg.OperationalError("the connection is closed")
     fd = conn.pgconn.socket
@@ -112,13 +133,20 @@ def check_idle(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> 
         raise psycopg.OperationalError("the server closed the connection")
 
 
-async def _acheck_idle(conn: psycopg.AsyncConnection[Any]) -> None:
-    check_idle(conn)
+async def acheck_connection(conn: psycopg.AsyncConnection[Any]) -> None:
+    """``check_connection`` for an ``AsyncConnectionPool``'s ``check=``."""
+    check_connection(conn)
+
+
+def _settings(call_timeout: float) -> bytes:
+    ms = max(1, int(call_timeout * SERVER_SHARE * 1000))
+    return f"SET statement_timeout = {ms}".encode()
 
 
 def _configure(call_timeout: float) -> Callable[[Any], None]:
     def configure(conn: Any) -> None:
         conn.call_timeout = call_timeout
+        conn.execute(_settings(call_timeout), prepare=False)
 
     return configure
 
@@ -126,6 +154,7 @@ def _configure(call_timeout: float) -> Callable[[Any], None]:
 def _aconfigure(call_timeout: float) -> Callable[[Any], Any]:
     async def configure(conn: Any) -> None:
         conn.call_timeout = call_timeout
+        await conn.execute(_settings(call_timeout), prepare=False)
 
     return configure
 
@@ -144,8 +173,8 @@ def make_pool(conninfo: str, call_timeout: float, pool_size: int) -> ConnectionP
         max_size=pool_size,
         open=False,
         configure=_configure(call_timeout),
-        check=check_idle,
-        timeout=POOL_WAIT,
+        check=check_connection,
+        timeout=call_timeout,
         num_workers=2,
         name="sesh",
     )
@@ -161,8 +190,8 @@ def make_async_pool(conninfo: str, call_timeout: float, pool_size: int) -> Async
         max_size=pool_size,
         open=False,
         configure=_aconfigure(call_timeout),
-        check=_acheck_idle,
-        timeout=POOL_WAIT,
+        check=acheck_connection,
+        timeout=call_timeout,
         num_workers=2,
         name="sesh",
     )
@@ -200,6 +229,9 @@ SESH_OPTIONS: dict[str, Callable[[str], Any]] = {
 """The URL query options that are sesh's (every other must be one of libpq's)."""
 
 
+_OPTION_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
 def _check_ports(netloc: str) -> None:
     # libpq reads the port only when it connects; a typo should fail here, and quietly
     # (urllib's own message would quote the netloc, password and all).
@@ -230,10 +262,18 @@ def parse_url(url: str) -> tuple[str, dict[str, Any]]:
     kept: list[tuple[str, str]] = []
     settings: dict[str, Any] = {}
     seen: set[str] = set()
-    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+    for pair in filter(None, parts.query.split("&")):
+        # libpq's reading: %XX escapes only ('+' is a plus, not a space, unlike a form's).
+        raw_name, _, raw_value = pair.partition("=")
+        name, value = unquote(raw_name), unquote(raw_value)
+        if not _OPTION_NAME.fullmatch(name):
+            raise ValueError(
+                "a PostgreSQL store URL's query has an option that is not a name (perhaps"
+                " part of a password: percent-encode '&', '=', '#' and '?' in one)"
+            )
         if name in seen or (name not in SESH_OPTIONS and name not in libpq):
             raise ValueError(
-                f"unknown or repeated option {name[:40]!r} in a PostgreSQL store URL"
+                f"unknown or repeated option {name!r} in a PostgreSQL store URL"
                 f" (it takes libpq's options and {', '.join(SESH_OPTIONS)})"
             )
         seen.add(name)
@@ -243,7 +283,8 @@ def parse_url(url: str) -> tuple[str, dict[str, Any]]:
             kept.append((name, value))
     if "connect_timeout" not in seen:
         kept.append(("connect_timeout", str(CONNECT_TIMEOUT)))
-    conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept), ""))
+    query = "&".join(f"{quote(name, safe='')}={quote(value, safe='')}" for name, value in kept)
+    conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
     try:
         conninfo_to_dict(conninfo)
     except psycopg.Error:

@@ -6,7 +6,7 @@ The table (default ``sesh_sessions``)::
     value       bytea NOT NULL        -- the user id, UTF-8
     expires_at  timestamptz           -- the sliding deadline; NULL: never
     max_at      timestamptz           -- the absolute deadline (max_age); NULL: none
-    user_index  bytea                 -- with track_users: "<prefix>:u:<user id>"
+    user_index  bytea                 -- with track_users: the user's index key (the core's)
 
 Text goes in as ``bytea`` (UTF-8) because PostgreSQL's ``text`` cannot hold NUL, which a
 user id may contain, and because ``bytea`` compares byte for byte whatever the database's
@@ -108,18 +108,26 @@ def _render(template: str, schema: str | None, table: str) -> str:
     )
 
 
+# No IF NOT EXISTS: run over a table of the same name, the DDL fails as a whole (in its
+# transaction) rather than stamping someone else's table as sesh's.
 _DDL = """\
-CREATE {unlogged}TABLE IF NOT EXISTS {{t}} (
+CREATE {unlogged}TABLE {{t}} (
     key bytea PRIMARY KEY,
     value bytea NOT NULL,
     expires_at timestamptz,
     max_at timestamptz,
     user_index bytea
 );
-CREATE INDEX IF NOT EXISTS {{expires_index}} ON {{t}} (expires_at) WHERE expires_at IS NOT NULL;
-CREATE INDEX IF NOT EXISTS {{user_index}} ON {{t}} (user_index) WHERE user_index IS NOT NULL;
+CREATE INDEX {{expires_index}} ON {{t}} (expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX {{user_index}} ON {{t}} (user_index) WHERE user_index IS NOT NULL;
 COMMENT ON TABLE {{t}} IS {{stamp}};
 """
+
+
+def create_sql(table: str, schema: str | None, *, unlogged: bool) -> str:
+    """The statements that make the table, for a caller already in a transaction."""
+    template = _DDL.format(unlogged="UNLOGGED " if unlogged else "")
+    return _render(template, schema, table)
 
 
 def schema_sql(
@@ -128,14 +136,15 @@ def schema_sql(
     """The DDL of a sessions table, for apps that manage their schema themselves (run it
     as the table's owner; the app's role then needs only SELECT, INSERT, UPDATE, DELETE).
 
-    ``schema`` None leaves the names unqualified (the first schema of the search_path);
-    ``unlogged`` makes an ``UNLOGGED`` table (faster writes; emptied by a crash).
+    One transaction: the table, its two indexes and the comment that stamps its version.
+    It fails, changing nothing, if a table of that name exists. ``schema`` None leaves the
+    names unqualified (the first schema of the search_path); ``unlogged`` makes an
+    ``UNLOGGED`` table (faster writes; emptied by a crash).
     """
     check_name(table, "table")
     if schema is not None:
         check_name(schema, "schema")
-    template = _DDL.format(unlogged="UNLOGGED " if unlogged else "")
-    return _render(template, schema, table)
+    return "BEGIN;\n" + create_sql(table, schema, unlogged=unlogged) + "COMMIT;\n"
 
 
 # A row is live until its deadline; a NULL deadline never comes.
@@ -175,21 +184,21 @@ _TEMPLATES = {
     "refresh": f"UPDATE {{t}} SET expires_at = LEAST({_TTL}, max_at)"
     f" WHERE key = %(key)b AND {_LIVE}",
     "delete": f"DELETE FROM {{t}} WHERE key = %(key)b RETURNING {_LIVE}",
-    # One statement, one transaction: lock the live old row, copy it to the new key (or
-    # take over an expired row there), and delete the old row only if the copy was made.
-    # Result: (was the old row live, was the new one written).
+    # One statement: the row itself takes the new key (an UPDATE), once any expired row
+    # there is cleared, unless a live one holds it. Being the same row is what keeps a
+    # concurrent die_all right: its DELETE, waiting on the row lock, follows the row to its
+    # new key (PostgreSQL re-checks an updated row), where an INSERT + DELETE would leave it
+    # a new row it never saw. Result: (was the old row live, did it move).
     "rotate": "WITH old AS ("
-    f"SELECT value, max_at, user_index FROM {{t}} WHERE key = %(key)b AND {_LIVE} FOR UPDATE"
+    f"SELECT 1 FROM {{t}} WHERE key = %(key)b AND {_LIVE}"
+    "), taken AS ("
+    f"SELECT 1 FROM {{t}} WHERE key = %(new)b AND {_LIVE}"
+    "), cleared AS ("
+    "DELETE FROM {t} WHERE key = %(new)b AND expires_at <= clock_timestamp() RETURNING 1"
     "), moved AS ("
-    "INSERT INTO {t} AS t (key, value, expires_at, max_at, user_index)"
-    f" SELECT %(new)b, value, LEAST({_TTL}, max_at), max_at, user_index FROM old"
-    " ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at,"
-    " max_at = excluded.max_at, user_index = excluded.user_index"
-    " WHERE t.expires_at <= clock_timestamp() RETURNING 1"
-    "), gone AS ("
-    "DELETE FROM {t} WHERE key = %(key)b AND EXISTS (SELECT 1 FROM moved) RETURNING 1"
-    ") SELECT EXISTS (SELECT 1 FROM old), EXISTS (SELECT 1 FROM moved),"
-    " (SELECT count(*) FROM gone)",
+    f"UPDATE {{t}} SET key = %(new)b, expires_at = LEAST({_TTL}, max_at)"
+    f" WHERE key = %(key)b AND {_LIVE} AND NOT EXISTS (SELECT 1 FROM taken) RETURNING 1"
+    ") SELECT EXISTS (SELECT 1 FROM old), EXISTS (SELECT 1 FROM moved)",
     "list": f"SELECT key FROM {{t}} WHERE user_index = %(index)b AND {_LIVE}",
     "delete user": f"DELETE FROM {{t}} WHERE user_index = %(index)b RETURNING {_LIVE}",
 }
@@ -225,6 +234,9 @@ FIND_TABLE = (
 )
 CURRENT_SCHEMA = "SELECT current_schema()"
 LOCK = "SELECT pg_advisory_xact_lock(%s)"
+# DDL may wait on locks: the server's statement_timeout (set on a store's connections to
+# match its call deadline) must not cut it short.
+SETUP_SETTINGS = "SET LOCAL statement_timeout = 0"
 
 
 def migration_sql(version: int, schema: str, table: str) -> list[str]:

@@ -26,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, NamedTuple
@@ -34,6 +36,7 @@ from typing_extensions import Self, Unpack, assert_never
 
 try:
     import psycopg
+    from psycopg.rows import tuple_row
     from psycopg.types.numeric import Int8
     from psycopg_pool import AsyncConnectionPool, ConnectionPool
 except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -44,7 +47,12 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from sesh._redact import backend_error, command_secrets
 from sesh.backends import _postgres_pool as pools
 from sesh.backends import _postgres_sql as q
-from sesh.backends._postgres_pool import AsyncDeadlineConnection, DeadlineConnection
+from sesh.backends._postgres_pool import (
+    AsyncDeadlineConnection,
+    DeadlineConnection,
+    acheck_connection,
+    check_connection,
+)
 from sesh.backends._postgres_sql import PURGE_BATCH, PURGE_EVERY, SCHEMA_VERSION, schema_sql
 from sesh.backends.base import (
     AsyncStore,
@@ -72,6 +80,8 @@ __all__ = [
     "AsyncPostgresStore",
     "DeadlineConnection",
     "PostgresStore",
+    "acheck_connection",
+    "check_connection",
     "schema_sql",
 ]
 
@@ -117,7 +127,7 @@ def _live_count(rows: list[tuple[Any, ...]], _count: int) -> int:
 
 
 def _rotated(rows: list[tuple[Any, ...]], _count: int) -> bool | None:
-    was_live, moved, _gone = rows[0]
+    was_live, moved = rows[0]
     return bool(moved) if was_live else None
 
 
@@ -132,6 +142,7 @@ class _Table:
         self.unlogged = unlogged
         self.sql: q.Statements | None = None  # set once the table is checked
         self._inserts = itertools.count(1)
+        self._failure: tuple[float, BackendError] | None = None
 
     @property
     def name(self) -> str:
@@ -180,6 +191,21 @@ class _Table:
             case _:
                 assert_never(op)
 
+    def failed(self, exc: BaseException) -> BackendError:
+        """The error of a failed setup, kept for the callers that waited on it."""
+        error = self.error("setup", exc)
+        self._failure = (time.monotonic(), error)
+        return error
+
+    def raise_recent_failure(self, asked: float) -> None:
+        """Raises the error of a setup that failed after ``asked``: a caller that waited on
+        that attempt gets its outcome, instead of a turn of its own (N callers of a store
+        whose database is down would otherwise wait N attempts)."""
+        if self._failure is not None and self._failure[0] >= asked:
+            error = BackendError(str(self._failure[1]))
+            error.__cause__ = self._failure[1].__cause__
+            raise error
+
     def error(self, what: str, exc: BaseException, op: Op | None = None) -> BackendError:
         """A ``BackendError`` for a failed step that shows nothing of the statement."""
         secrets = [] if op is None else _secrets(op)
@@ -212,6 +238,12 @@ class _Table:
                 f" ({SCHEMA_VERSION}): upgrade sesh"
             )
         if version < SCHEMA_VERSION:
+            if not self.create:
+                raise SeshError(
+                    f"{where} has sesh schema version {version}, older than this sesh's"
+                    f" ({SCHEMA_VERSION}), and create_table=False forbids migrating it: let"
+                    " a store with create_table=True (and the right to) migrate it"
+                )
             return "migrate"
         self.sql = q.statements(schema, self.table)
         return None
@@ -221,7 +253,7 @@ class _Table:
         table again: another process may have done it meanwhile)."""
         assert self.schema is not None
         if action == "create":
-            return [schema_sql(self.table, self.schema, unlogged=self.unlogged)]
+            return [q.create_sql(self.table, self.schema, unlogged=self.unlogged)]
         assert row is not None
         version = q.version_of(row[2])
         assert version is not None
@@ -398,19 +430,22 @@ class PostgresStore(_PostgresStoreBase, SyncStore):
         Raises:
             SeshError: the table is not sesh's, is a newer sesh's, or is missing (or
                 older) and this role may not create (or migrate) it.
-            BackendError: the database cannot be reached.
+            BackendError: the database cannot be reached (callers waiting on that same
+                attempt get its error, rather than each trying again in turn).
         """
         if self._table.sql is not None:
             return
+        asked = time.monotonic()
         with self._setup_lock:
             if self._table.sql is not None:
                 return
+            self._table.raise_recent_failure(asked)
             if self._owns_pool and self._pool.closed and not self._closed:
                 self._pool.open(wait=False)
             try:
                 self._check_table()
             except psycopg.Error as exc:
-                error = self._table.error("setup", exc)
+                error = self._table.failed(exc)
             else:
                 return
         raise error
@@ -418,22 +453,27 @@ class PostgresStore(_PostgresStoreBase, SyncStore):
     def _check_table(self) -> None:
         t = self._table
         with self._connection() as conn:
-            schema = t.schema or _current_schema(conn.execute(q.CURRENT_SCHEMA).fetchone())
-            row = conn.execute(q.FIND_TABLE, (schema, t.table)).fetchone()
-            action = t.found(schema, row)
+            if t.schema is None:
+                rows, _ = _run(conn, q.CURRENT_SCHEMA)
+                t.schema = _current_schema(rows)
+            schema = t.schema
+            rows, _ = _run(conn, q.FIND_TABLE, (schema, t.table))
+            action = t.found(schema, _only(rows))
             if action is None:
                 return
             try:
-                with conn.transaction():
-                    conn.execute(q.LOCK, (q.lock_id(schema, t.table),))
-                    row = conn.execute(q.FIND_TABLE, (schema, t.table)).fetchone()
-                    if t.found(schema, row) is not None:
-                        for step in t.changes(action, row):
-                            conn.execute(step.encode("utf-8"), prepare=False)
+                with _longer_deadline(conn), conn.transaction():
+                    _run(conn, q.SETUP_SETTINGS)
+                    _run(conn, q.LOCK, (q.lock_id(schema, t.table),))
+                    rows, _ = _run(conn, q.FIND_TABLE, (schema, t.table))
+                    if t.found(schema, _only(rows)) is not None:
+                        for step in t.changes(action, _only(rows)):
+                            _run(conn, step.encode("utf-8"))
             except psycopg.errors.InsufficientPrivilege as exc:
                 refused = t.refused(exc)
             else:
-                t.found(schema, conn.execute(q.FIND_TABLE, (schema, t.table)).fetchone())
+                rows, _ = _run(conn, q.FIND_TABLE, (schema, t.table))
+                t.found(schema, _only(rows))
                 return
         raise refused
 
@@ -456,9 +496,8 @@ class PostgresStore(_PostgresStoreBase, SyncStore):
         plan = self._table.plan(op)
         try:
             with self._connection() as conn:
-                cur = conn.execute(plan.query, plan.params, binary=True)
-                rows = cur.fetchall() if cur.description is not None else []
-                return plan.result(rows, cur.rowcount)
+                rows, count = _run(conn, plan.query, plan.params, binary=True, prepare=None)
+                return plan.result(rows, count)
         except _DRIVER_ERRORS as exc:
             error = self._table.error(type(op).__name__, exc, op)
         raise error  # outside the except: see sesh._redact
@@ -467,16 +506,13 @@ class PostgresStore(_PostgresStoreBase, SyncStore):
         """Deletes up to ``batch`` expired rows (oldest first) now; returns how many. Inserts
         do this every ``PURGE_EVERY`` calls; a job may call it too, after a long pause in
         traffic, say."""
-        if isinstance(batch, bool) or not isinstance(batch, int):
-            raise TypeError(f"batch must be an int, not {type(batch).__name__}")
-        if not 1 <= batch <= 1_000_000:
-            raise ValueError("batch must be from 1 to 1000000")
+        params = {"batch": _check_batch(batch)}
         self.setup()
         assert self._table.sql is not None
         try:
             with self._connection() as conn:
-                cur = conn.execute(self._table.sql.purge, {"batch": batch}, binary=True)
-                return int(cur.rowcount)
+                _, count = _run(conn, self._table.sql.purge, params, binary=True, prepare=None)
+                return count
         except _DRIVER_ERRORS as exc:
             error = self._table.error("purge", exc)
         raise error
@@ -497,12 +533,13 @@ class AsyncPostgresStore(_PostgresStoreBase, AsyncStore):
     in the event loop of the first call.
     """
 
-    __slots__ = ("_setup_lock",)
+    __slots__ = ("_setup_locks",)
     _pool_types = (AsyncConnectionPool,)
 
     def __init__(self, pool: Any, prefix: str = "sesh", ttl: Ttl = None, **kwargs: Any) -> None:
         super().__init__(pool, prefix, ttl, **kwargs)
-        self._setup_lock: asyncio.Lock | None = None
+        self._setup_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
+        self._setup_locks = weakref.WeakKeyDictionary()
 
     @classmethod
     def from_url(
@@ -537,17 +574,21 @@ class AsyncPostgresStore(_PostgresStoreBase, AsyncStore):
         """Checks the table now; see ``PostgresStore.setup``."""
         if self._table.sql is not None:
             return
-        if self._setup_lock is None:
-            self._setup_lock = asyncio.Lock()
-        async with self._setup_lock:
+        asked = time.monotonic()
+        loop = asyncio.get_running_loop()
+        lock = self._setup_locks.get(loop)  # an asyncio.Lock serves one loop only
+        if lock is None:
+            lock = self._setup_locks[loop] = asyncio.Lock()
+        async with lock:
             if self._table.sql is not None:
                 return
+            self._table.raise_recent_failure(asked)
             if self._owns_pool and self._pool.closed and not self._closed:
                 await self._pool.open(wait=False)
             try:
                 await self._check_table()
             except psycopg.Error as exc:
-                error = self._table.error("setup", exc)
+                error = self._table.failed(exc)
             else:
                 return
         raise error
@@ -555,26 +596,28 @@ class AsyncPostgresStore(_PostgresStoreBase, AsyncStore):
     async def _check_table(self) -> None:
         t = self._table
         async with self._connection() as conn:
-            cur = await conn.execute(q.CURRENT_SCHEMA)
-            schema = t.schema or _current_schema(await cur.fetchone())
-            cur = await conn.execute(q.FIND_TABLE, (schema, t.table))
-            row = await cur.fetchone()
-            action = t.found(schema, row)
+            if t.schema is None:
+                rows, _ = await _arun(conn, q.CURRENT_SCHEMA)
+                t.schema = _current_schema(rows)
+            schema = t.schema
+            rows, _ = await _arun(conn, q.FIND_TABLE, (schema, t.table))
+            action = t.found(schema, _only(rows))
             if action is None:
                 return
             try:
-                async with conn.transaction():
-                    await conn.execute(q.LOCK, (q.lock_id(schema, t.table),))
-                    cur = await conn.execute(q.FIND_TABLE, (schema, t.table))
-                    row = await cur.fetchone()
-                    if t.found(schema, row) is not None:
-                        for step in t.changes(action, row):
-                            await conn.execute(step.encode("utf-8"), prepare=False)
+                with _longer_deadline(conn):
+                    async with conn.transaction():
+                        await _arun(conn, q.SETUP_SETTINGS)
+                        await _arun(conn, q.LOCK, (q.lock_id(schema, t.table),))
+                        rows, _ = await _arun(conn, q.FIND_TABLE, (schema, t.table))
+                        if t.found(schema, _only(rows)) is not None:
+                            for step in t.changes(action, _only(rows)):
+                                await _arun(conn, step.encode("utf-8"))
             except psycopg.errors.InsufficientPrivilege as exc:
                 refused = t.refused(exc)
             else:
-                cur = await conn.execute(q.FIND_TABLE, (schema, t.table))
-                t.found(schema, await cur.fetchone())
+                rows, _ = await _arun(conn, q.FIND_TABLE, (schema, t.table))
+                t.found(schema, _only(rows))
                 return
         raise refused
 
@@ -597,25 +640,22 @@ class AsyncPostgresStore(_PostgresStoreBase, AsyncStore):
         plan = self._table.plan(op)
         try:
             async with self._connection() as conn:
-                cur = await conn.execute(plan.query, plan.params, binary=True)
-                rows = await cur.fetchall() if cur.description is not None else []
-                return plan.result(rows, cur.rowcount)
+                rows, count = await _arun(conn, plan.query, plan.params, binary=True, prepare=None)
+                return plan.result(rows, count)
         except _DRIVER_ERRORS as exc:
             error = self._table.error(type(op).__name__, exc, op)
         raise error
 
     async def purge(self, batch: int = PURGE_BATCH) -> int:
         """Deletes up to ``batch`` expired rows now; see ``PostgresStore.purge``."""
-        if isinstance(batch, bool) or not isinstance(batch, int):
-            raise TypeError(f"batch must be an int, not {type(batch).__name__}")
-        if not 1 <= batch <= 1_000_000:
-            raise ValueError("batch must be from 1 to 1000000")
+        params = {"batch": _check_batch(batch)}
         await self.setup()
         assert self._table.sql is not None
         try:
             async with self._connection() as conn:
-                cur = await conn.execute(self._table.sql.purge, {"batch": batch}, binary=True)
-                return int(cur.rowcount)
+                query = self._table.sql.purge
+                _, count = await _arun(conn, query, params, binary=True, prepare=None)
+                return count
         except _DRIVER_ERRORS as exc:
             error = self._table.error("purge", exc)
         raise error
@@ -627,7 +667,67 @@ class AsyncPostgresStore(_PostgresStoreBase, AsyncStore):
             await self._pool.close()
 
 
-def _current_schema(row: tuple[Any, ...] | None) -> str:
+SETUP_TIMEOUT = 60.0
+"""Seconds creating or migrating the table may take (and wait for another process doing
+it): DDL can wait on locks far longer than a session call should."""
+
+
+def _check_batch(batch: object) -> int:
+    if isinstance(batch, bool) or not isinstance(batch, int):
+        raise TypeError(f"batch must be an int, not {type(batch).__name__}")
+    if not 1 <= batch <= 1_000_000:
+        raise ValueError("batch must be from 1 to 1000000")
+    return batch
+
+
+def _run(
+    conn: psycopg.Connection[Any],
+    query: Any,
+    params: Any = None,
+    *,
+    binary: bool = False,
+    prepare: bool | None = False,
+) -> tuple[list[tuple[Any, ...]], int]:
+    """Rows (as tuples, whatever the connection's row or cursor factory) and row count of
+    one statement; only session statements are prepared."""
+    with psycopg.Cursor(conn, row_factory=tuple_row) as cur:
+        cur.execute(query, params, binary=binary, prepare=prepare)
+        return (cur.fetchall() if cur.description is not None else []), cur.rowcount
+
+
+async def _arun(
+    conn: psycopg.AsyncConnection[Any],
+    query: Any,
+    params: Any = None,
+    *,
+    binary: bool = False,
+    prepare: bool | None = False,
+) -> tuple[list[tuple[Any, ...]], int]:
+    async with psycopg.AsyncCursor(conn, row_factory=tuple_row) as cur:
+        await cur.execute(query, params, binary=binary, prepare=prepare)
+        return (await cur.fetchall() if cur.description is not None else []), cur.rowcount
+
+
+@contextmanager
+def _longer_deadline(conn: Any) -> Iterator[None]:
+    # The store's own connections have a call deadline; DDL gets SETUP_TIMEOUT instead.
+    before = getattr(conn, "call_timeout", None)
+    if before is None:
+        yield
+        return
+    conn.call_timeout = max(before, SETUP_TIMEOUT)
+    try:
+        yield
+    finally:
+        conn.call_timeout = before
+
+
+def _only(rows: list[tuple[Any, ...]]) -> tuple[Any, ...] | None:
+    return rows[0] if rows else None
+
+
+def _current_schema(rows: list[tuple[Any, ...]]) -> str:
+    row = _only(rows)
     if row is None or row[0] is None:
         raise SeshError(
             "the connection has no current schema (none of its search_path exists): pass schema="

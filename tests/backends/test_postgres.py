@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 import sesh
@@ -280,3 +282,74 @@ def test_user_ids_are_plain_data_compared_byte_for_byte(store: PostgresStore) ->
     assert store.get(made["a_b"]) == "a_b"
     assert store.die_all("ss") == 0  # no case folding, whatever the collation
     assert store.get(made["SS"]) == "SS"
+
+
+def _wait_until_blocked(admin: psycopg.Connection[Any], table: str) -> None:
+    """Until another backend waits on a row lock in ``table`` (not a sleep: a poll)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        waiting = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND query LIKE %s",
+            (f"%{table}%",),
+        ).fetchone()
+        if waiting and waiting[0]:
+            return
+        time.sleep(0.01)
+    raise AssertionError("nothing waited on the lock")
+
+
+def test_die_all_ends_a_session_rotated_while_it_waits(
+    store: PostgresStore, admin: psycopg.Connection[Any], postgres_url: str, table: str
+) -> None:
+    # A rotate holds the row (its transaction open); die_all waits for it, then must end
+    # the session under its new id: "log out everywhere" leaves nobody logged in.
+    session_id = store.set("alice")
+    new_id = "N" * 43 + "="
+    key = bytes(one(admin, f"SELECT key FROM {table}")[0])
+    new_key = key[: -len(session_id)] + new_id.encode()
+    sql = _postgres_sql.statements("public", table)
+    with psycopg.connect(postgres_url) as rotating:
+        row = rotating.execute(
+            sql.rotate, {"key": key, "new": new_key, "ttl": 60_000}, binary=True
+        ).fetchone()
+        assert row == (True, True)
+        ended: list[int] = []
+        killer = threading.Thread(target=lambda: ended.append(store.die_all("alice")))
+        killer.start()
+        _wait_until_blocked(admin, table)
+        rotating.commit()
+        killer.join(10)
+    assert ended == [1]
+    assert store.get(new_id) is None
+    assert store.sessions("alice") == []
+
+
+def test_a_pool_with_other_row_and_cursor_factories_is_served(
+    postgres_url: str, table: str
+) -> None:
+    # Apps set these on their pools; the store reads its rows as tuples regardless.
+    kwargs = {"row_factory": dict_row, "cursor_factory": psycopg.ClientCursor}
+    with ConnectionPool(postgres_url, kwargs=kwargs, min_size=1) as pool:
+        store = PostgresStore(pool, ttl=60, table=table, track_users=True)
+        session_id = store.set("alice")
+        assert store.get(session_id) == "alice"
+        new_id = store.rotate(session_id)
+        assert store.sessions("alice") == [new_id]
+        assert store.die_all("alice") == 1
+        assert not store.die(session_id)
+
+
+def test_the_server_gives_up_on_a_statement_before_the_client_does(
+    postgres_url: str, table: str
+) -> None:
+    # statement_timeout a little under call_timeout: a slow statement is rolled back by
+    # the server rather than perhaps committed after the caller was told it failed.
+    url = f"{postgres_url}?application_name=my%20app+1&call_timeout=1.5"
+    with PostgresStore.from_url(url, table=table) as store:
+        store.set("alice")
+        with store.pool.connection() as conn:
+            settings = conn.execute(
+                "SELECT current_setting('statement_timeout'), current_setting('application_name')"
+            ).fetchone()
+    assert settings == ("1350ms", "my app+1")  # '+' is libpq's plus, not a space

@@ -179,3 +179,50 @@ def test_callers_never_read_no_session_while_the_server_dies_and_comes_back(
             reader.join(10)
         assert set(seen) == {"'alice'", "BackendError"}, seen
         assert store.get(session_id) == "alice"
+
+
+def test_a_cancelled_async_call_on_a_stalled_server_ends_at_once(server: PostgresServer) -> None:
+    # asyncio.wait_for's timeout cancels the call: it must not wait on the stalled server
+    # to acknowledge a cancel request (psycopg's own way: up to 10 s).
+    async def main() -> None:
+        store = AsyncPostgresStore.from_url(server.url, ttl=60, table=new_table())
+        try:
+            session_id = await store.set("alice")
+            server.stall()
+            try:
+                started = time.monotonic()
+                with pytest.raises(asyncio.TimeoutError):
+                    await asyncio.wait_for(store.get(session_id), 0.3)
+                assert time.monotonic() - started < 1.0
+            finally:
+                server.resume()
+            assert await store.get(session_id) == "alice"  # the pool replaced the connection
+        finally:
+            await store.aclose()
+
+    asyncio.run(main())
+
+
+def test_first_calls_while_the_server_is_down_share_one_attempt(server: PostgresServer) -> None:
+    # Five threads make a new store's first call at once: each gets BackendError within
+    # the one setup attempt's time, not one attempt after another (2, 4, ... 10 s).
+    server.stop()
+    with PostgresStore.from_url(server.url, ttl=60, table=new_table()) as store:
+        took: list[float] = []
+
+        def first_call() -> None:
+            started = time.monotonic()
+            with pytest.raises(BackendError, match="PostgreSQL setup failed"):
+                store.get("A" * 43 + "=")
+            took.append(time.monotonic() - started)
+
+        callers = [threading.Thread(target=first_call) for _ in range(5)]
+        for caller in callers:
+            caller.start()
+        for caller in callers:
+            caller.join(30)
+        assert len(took) == 5
+        assert max(took) < 3.5, took
+        server.start()
+        session_id = store.set("alice")  # a later call tries again, and works
+        assert store.get(session_id) == "alice"

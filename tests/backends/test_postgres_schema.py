@@ -158,8 +158,9 @@ def test_schema_sql_is_the_table_a_store_creates(
     admin: psycopg.Connection[Any], postgres_url: str, schema: str
 ) -> None:
     admin.execute(schema_sql("made", schema, unlogged=True).encode())
-    admin.execute(schema_sql("made", schema, unlogged=True).encode())  # runs twice: IF NOT EXISTS
-    with PostgresStore.from_url(postgres_url, schema=schema, table="made") as store:
+    with PostgresStore.from_url(
+        postgres_url, schema=schema, table="made", create_table=False
+    ) as store:
         store.setup()
     (persistence,) = admin.execute(
         "SELECT relpersistence::text FROM pg_class WHERE oid = %s::regclass", (f"{schema}.made",)
@@ -169,6 +170,34 @@ def test_schema_sql_is_the_table_a_store_creates(
         "SELECT indexname FROM pg_indexes WHERE schemaname = %s ORDER BY 1", (schema,)
     ).fetchall()
     assert indexes == [("made_expires_at",), ("made_pkey",), ("made_user_index",)]
+
+
+def test_schema_sql_run_over_another_table_changes_nothing(
+    admin: psycopg.Connection[Any], schema: str
+) -> None:
+    # One transaction with no IF NOT EXISTS: it fails whole, so nobody's table is stamped.
+    admin.execute(f"CREATE TABLE {schema}.legacy (id int, payload text)")
+    with pytest.raises(psycopg.errors.DuplicateTable):
+        admin.execute(schema_sql("legacy", schema).encode())
+    admin.execute("ROLLBACK")
+    assert comment(admin, f"{schema}.legacy") is None
+    indexes = admin.execute("SELECT 1 FROM pg_indexes WHERE schemaname = %s", (schema,))
+    assert indexes.fetchall() == []
+
+
+def test_create_table_false_leaves_an_older_table_alone(
+    admin: psycopg.Connection[Any], postgres_url: str, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin.execute(schema_sql("sessions", schema).encode())
+    monkeypatch.setattr(_postgres_sql, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(postgres, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(_postgres_sql, "MIGRATIONS", {1: ["ALTER TABLE {table} ADD COLUMN x int"]})
+    store = PostgresStore.from_url(
+        postgres_url, schema=schema, table="sessions", create_table=False
+    )
+    with store, pytest.raises(SeshError, match="create_table=False forbids migrating it"):
+        store.setup()
+    assert comment(admin, f"{schema}.sessions") == _postgres_sql.stamp(1)
 
 
 @pytest.mark.parametrize(
