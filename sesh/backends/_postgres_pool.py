@@ -41,6 +41,7 @@ __all__ = [
     "AsyncDeadlineConnection",
     "DeadlineConnection",
     "acheck_connection",
+    "check_call_timeout",
     "check_connection",
     "make_async_pool",
     "make_pool",
@@ -59,6 +60,15 @@ SERVER_SHARE = 0.9
 client is about to give up on, so a write the caller was told failed did not happen."""
 
 _WAIT_INTERVAL = 0.1  # psycopg's own: how often a wait wakes to let Ctrl-C through
+
+
+def check_call_timeout(value: object) -> float:
+    """``call_timeout``: seconds, more than 0 and at most an hour."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"call_timeout must be seconds (a number), not {type(value).__name__}")
+    if not 0 < value <= 3600:
+        raise ValueError("call_timeout must be more than 0 and at most 3600 seconds")
+    return float(value)
 
 
 def _timed_out(

@@ -221,8 +221,50 @@ class Statements(NamedTuple):
 
 
 def statements(schema: str, table: str) -> Statements:
-    """The statements for ``schema.table`` (both quoted: no search_path surprises)."""
+    """The statements for ``schema.table`` (both quoted: no search_path surprises), with
+    psycopg's placeholders (``%(key)b``): what raw psycopg would run, and what
+    ``prepared`` turns into the store's own."""
     return Statements(*(_render(template, schema, table) for template in _TEMPLATES.values()))
+
+
+_BYTEA, _INT8, _INT4 = 17, 20, 23
+# Each parameter's type, by name: declared when preparing, so NULLs need no guessing.
+_PARAM_TYPES = {
+    "key": _BYTEA,
+    "new": _BYTEA,
+    "value": _BYTEA,
+    "index": _BYTEA,
+    "ttl": _INT8,
+    "max": _INT8,
+    "batch": _INT4,
+}
+_PLACEHOLDER = re.compile(r"%\((\w+)\)b")
+
+
+class Prepared(NamedTuple):
+    """A statement as the store prepares it on each connection: a name of its own (its
+    text's digest, so tables and versions never collide), the text with ``$n``
+    parameters, and the parameters' names and types in that order."""
+
+    name: bytes
+    text: bytes
+    params: tuple[str, ...]
+    types: tuple[int, ...]
+
+
+def prepared(query: str) -> Prepared:
+    """``query`` (psycopg placeholders) as a ``Prepared`` statement."""
+    names: list[str] = []
+
+    def number(found: re.Match[str]) -> str:
+        if found.group(1) not in names:
+            names.append(found.group(1))
+        return f"${names.index(found.group(1)) + 1}"
+
+    text = _PLACEHOLDER.sub(number, query)
+    name = "sesh_" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    types = tuple(_PARAM_TYPES[n] for n in names)
+    return Prepared(name.encode(), text.encode(), tuple(names), types)
 
 
 # What a store asks of the catalog before its first call: the table's kind, persistence

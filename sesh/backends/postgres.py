@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import struct
 import threading
 import time
 import weakref
@@ -37,7 +38,6 @@ from typing_extensions import Self, Unpack, assert_never
 try:
     import psycopg
     from psycopg.rows import tuple_row
-    from psycopg.types.numeric import Int8
     from psycopg_pool import AsyncConnectionPool, ConnectionPool
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
@@ -47,6 +47,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from sesh._redact import backend_error, command_secrets
 from sesh.backends import _postgres_pool as pools
 from sesh.backends import _postgres_sql as q
+from sesh.backends import _postgres_wire as wire
 from sesh.backends._postgres_pool import (
     AsyncDeadlineConnection,
     DeadlineConnection,
@@ -90,20 +91,24 @@ TABLE = "sesh_sessions"
 
 
 class _Plan(NamedTuple):
-    """One operation as a statement: its text, parameters, and what makes the result of
-    its rows and row count."""
+    """One operation as a statement: which, its parameters (in the statement's order),
+    and what makes the result of its rows and row count."""
 
-    query: str
-    params: dict[str, Any]
+    stmt: q.Prepared
+    params: list[bytes | None]
     result: Callable[[list[tuple[Any, ...]], int], Any]
+
+
+_TRUE = b"\x01"  # a boolean column, in binary
+_INT8 = struct.Struct(">q").pack
 
 
 def _b(text: str | None) -> bytes | None:
     return None if text is None else text.encode("utf-8")
 
 
-def _ms(ttl_ms: int | None) -> Int8 | None:
-    return None if ttl_ms is None else Int8(ttl_ms)
+def _ms(ttl_ms: int | None) -> bytes | None:
+    return None if ttl_ms is None else _INT8(ttl_ms)
 
 
 def _first_text(rows: list[tuple[Any, ...]], _count: int) -> str | None:
@@ -114,21 +119,25 @@ def _one_written(_rows: list[tuple[Any, ...]], count: int) -> bool:
     return count == 1
 
 
+def _row_count(_rows: list[tuple[Any, ...]], count: int) -> int:
+    return count
+
+
 def _any_row(rows: list[tuple[Any, ...]], _count: int) -> bool:
     return bool(rows)
 
 
 def _any_live(rows: list[tuple[Any, ...]], _count: int) -> bool:
-    return any(live for (live,) in rows)
+    return any(live == _TRUE for (live,) in rows)
 
 
 def _live_count(rows: list[tuple[Any, ...]], _count: int) -> int:
-    return sum(1 for (live,) in rows if live)
+    return sum(1 for (live,) in rows if live == _TRUE)
 
 
 def _rotated(rows: list[tuple[Any, ...]], _count: int) -> bool | None:
     was_live, moved = rows[0]
-    return bool(moved) if was_live else None
+    return moved == _TRUE if was_live == _TRUE else None
 
 
 class _Table:
@@ -141,6 +150,7 @@ class _Table:
         self.create = create
         self.unlogged = unlogged
         self.sql: q.Statements | None = None  # set once the table is checked
+        self.wire: dict[str, q.Prepared] = {}  # the same, as the store prepares them
         self._inserts = itertools.count(1)
         self._failure: tuple[float, BackendError] | None = None
 
@@ -148,48 +158,57 @@ class _Table:
     def name(self) -> str:
         return f"{self.schema}.{self.table}" if self.schema else self.table
 
+    def _plan(
+        self, which: str, result: Callable[[list[tuple[Any, ...]], int], Any], **values: Any
+    ) -> _Plan:
+        stmt = self.wire[which]
+        return _Plan(stmt, [values[name] for name in stmt.params], result)
+
     def plan(self, op: Op) -> _Plan:
-        sql = self.sql
-        assert sql is not None, "the table is checked before the first operation"
+        """The statement that carries out ``op``."""
+        plan = self._plan
         match op:
             case Fetch(ttl_ms=None):
-                return _Plan(sql.get, {"key": _b(op.key)}, _first_text)
+                return plan("get", _first_text, key=_b(op.key))
             case Fetch():
-                params = {"key": _b(op.key), "ttl": _ms(op.ttl_ms)}
-                return _Plan(sql.touch, params, _first_text)
+                return plan("touch", _first_text, key=_b(op.key), ttl=_ms(op.ttl_ms))
             case Insert():
                 purge = next(self._inserts) % PURGE_EVERY == 0
-                params = {
-                    "key": _b(op.key),
-                    "value": _b(op.value),
-                    "ttl": _ms(op.ttl_ms),
-                    "max": _ms(op.max_age_ms),
-                    "index": _b(op.user_index),
-                }
-                return _Plan(sql.insert_purging if purge else sql.insert, params, _one_written)
+                return plan(
+                    "insert_purging" if purge else "insert",
+                    _one_written,
+                    key=_b(op.key),
+                    value=_b(op.value),
+                    ttl=_ms(op.ttl_ms),
+                    max=_ms(op.max_age_ms),
+                    index=_b(op.user_index),
+                )
             case Refresh(ttl_ms=None):
-                return _Plan(sql.exists, {"key": _b(op.key)}, _any_row)
+                return plan("exists", _any_row, key=_b(op.key))
             case Refresh():
-                params = {"key": _b(op.key), "ttl": _ms(op.ttl_ms)}
-                return _Plan(sql.refresh, params, _one_written)
+                return plan("refresh", _one_written, key=_b(op.key), ttl=_ms(op.ttl_ms))
             case Delete():
-                return _Plan(sql.delete, {"key": _b(op.key)}, _any_live)
+                return plan("delete", _any_live, key=_b(op.key))
             case Rotate():
-                params = {"key": _b(op.key), "new": _b(op.new_key), "ttl": _ms(op.ttl_ms)}
-                return _Plan(sql.rotate, params, _rotated)
+                key, new = _b(op.key), _b(op.new_key)
+                return plan("rotate", _rotated, key=key, new=new, ttl=_ms(op.ttl_ms))
             case ListUser():
                 head = len(op.head)
 
                 def members(rows: list[tuple[Any, ...]], _count: int) -> list[str]:
                     return [bytes(key).decode("utf-8")[head:] for (key,) in rows]
 
-                return _Plan(sql.list, {"index": _b(op.user_index)}, members)
+                return plan("list", members, index=_b(op.user_index))
             case DeleteUser():
-                return _Plan(sql.delete_user, {"index": _b(op.user_index)}, _live_count)
+                return plan("delete_user", _live_count, index=_b(op.user_index))
             case Take():
                 raise TypeError("a PostgreSQL store rotates in one statement: it takes no Take")
             case _:
                 assert_never(op)
+
+    def purge_plan(self, batch: int) -> _Plan:
+        """The statement of ``purge(batch)``."""
+        return self._plan("purge", _row_count, batch=struct.pack(">i", batch))
 
     def failed(self, exc: BaseException) -> BackendError:
         """The error of a failed setup, kept for the callers that waited on it."""
@@ -245,7 +264,9 @@ class _Table:
                     " a store with create_table=True (and the right to) migrate it"
                 )
             return "migrate"
-        self.sql = q.statements(schema, self.table)
+        sql = q.statements(schema, self.table)
+        self.wire = {name: q.prepared(text) for name, text in zip(sql._fields, sql, strict=True)}
+        self.sql = sql
         return None
 
     def changes(self, action: str, row: tuple[Any, ...] | None) -> list[str]:
@@ -301,7 +322,7 @@ _DRIVER_ERRORS = (psycopg.Error,)
 
 
 class _PostgresStoreBase(BaseStore):
-    __slots__ = ("_closed", "_owns_pool", "_pool", "_table")
+    __slots__ = ("_call_timeout", "_closed", "_owns_pool", "_pool", "_table")
 
     _pool_types: tuple[type, ...] = ()
 
@@ -315,6 +336,7 @@ class _PostgresStoreBase(BaseStore):
         schema: str | None = None,
         create_table: bool = True,
         unlogged: bool = False,
+        call_timeout: float = pools.CALL_TIMEOUT,
         **options: Unpack[Options],
     ) -> None:
         if not isinstance(pool, self._pool_types):
@@ -325,6 +347,7 @@ class _PostgresStoreBase(BaseStore):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be a bool, not {type(flag).__name__}")
         self._table = _Table(table, schema, create_table, unlogged)
+        self._call_timeout = pools.check_call_timeout(call_timeout)
         self._pool: Any = pool
         self._owns_pool = False
         self._closed = False
@@ -333,17 +356,14 @@ class _PostgresStoreBase(BaseStore):
     def _settings(cls, url: str, overrides: dict[str, Any]) -> tuple[str, dict[str, Any], Any]:
         conninfo, settings = pools.parse_url(url)
         settings.update({k: v for k, v in overrides.items() if v is not None})
-        call_timeout = settings.pop("call_timeout", pools.CALL_TIMEOUT)
+        call_timeout = pools.check_call_timeout(settings.get("call_timeout", pools.CALL_TIMEOUT))
+        settings["call_timeout"] = call_timeout
         pool_size = settings.pop("pool_size", pools.POOL_SIZE)
-        if isinstance(call_timeout, bool) or not isinstance(call_timeout, (int, float)):
-            raise TypeError("call_timeout must be seconds (a number)")
-        if not 0 < call_timeout <= 3600:
-            raise ValueError("call_timeout must be more than 0 and at most 3600 seconds")
         if isinstance(pool_size, bool) or not isinstance(pool_size, int):
             raise TypeError("pool_size must be an int")
         if not 1 <= pool_size <= 1000:
             raise ValueError("pool_size must be from 1 to 1000")
-        return conninfo, settings, (float(call_timeout), pool_size)
+        return conninfo, settings, (call_timeout, pool_size)
 
     @property
     def pool(self) -> Any:
@@ -371,6 +391,8 @@ class PostgresStore(_PostgresStoreBase, SyncStore):
         create_table: create the table if it is missing (needs the right to); False
             expects it made from ``schema_sql()``.
         unlogged: create it ``UNLOGGED``: faster writes, but a crash empties it.
+        call_timeout: seconds any call may wait on the server, or for a free connection
+            (default 2), whatever the pool; past it, ``BackendError``.
         options: ``track_users``, ``max_age``, ``hash_ids`` (``sesh.Options``; docs/options.md).
 
     The table is checked on the first call, or at ``setup()``.
@@ -492,30 +514,32 @@ class PostgresStore(_PostgresStoreBase, SyncStore):
 
     def execute(self, op: Op) -> Any:
         """Carries out one operation (see ``sesh.backends.base``) in one statement."""
-        self.setup()
-        plan = self._table.plan(op)
+        if self._table.sql is None:
+            self.setup()
+        return self._send(self._table.plan(op), op)
+
+    def _send(self, plan: _Plan, op: Op | None) -> Any:
+        pool = self._pool
         try:
-            with self._connection() as conn:
-                rows, count = _run(conn, plan.query, plan.params, binary=True, prepare=None)
-                return plan.result(rows, count)
+            # Not pool.connection(): its exit commits, client work for nothing in autocommit.
+            conn = pool.getconn(self._call_timeout)
+            try:
+                rows, count = wire.run(conn, plan.stmt, plan.params, self._call_timeout)
+            finally:
+                pool.putconn(conn)
+            return plan.result(rows, count)
         except _DRIVER_ERRORS as exc:
-            error = self._table.error(type(op).__name__, exc, op)
+            error = self._table.error("purge" if op is None else type(op).__name__, exc, op)
         raise error  # outside the except: see sesh._redact
 
     def purge(self, batch: int = PURGE_BATCH) -> int:
         """Deletes up to ``batch`` expired rows (oldest first) now; returns how many. Inserts
         do this every ``PURGE_EVERY`` calls; a job may call it too, after a long pause in
         traffic, say."""
-        params = {"batch": _check_batch(batch)}
+        _check_batch(batch)
         self.setup()
-        assert self._table.sql is not None
-        try:
-            with self._connection() as conn:
-                _, count = _run(conn, self._table.sql.purge, params, binary=True, prepare=None)
-                return count
-        except _DRIVER_ERRORS as exc:
-            error = self._table.error("purge", exc)
-        raise error
+        count: int = self._send(self._table.purge_plan(batch), None)
+        return count
 
     def close(self) -> None:
         """Closes the pool if this store made it."""
@@ -636,29 +660,29 @@ class AsyncPostgresStore(_PostgresStoreBase, AsyncStore):
 
     async def execute(self, op: Op) -> Any:
         """Carries out one operation in one statement."""
-        await self.setup()
-        plan = self._table.plan(op)
+        if self._table.sql is None:
+            await self.setup()
+        return await self._send(self._table.plan(op), op)
+
+    async def _send(self, plan: _Plan, op: Op | None) -> Any:
+        pool = self._pool
         try:
-            async with self._connection() as conn:
-                rows, count = await _arun(conn, plan.query, plan.params, binary=True, prepare=None)
-                return plan.result(rows, count)
+            conn = await pool.getconn(self._call_timeout)
+            try:
+                rows, count = await wire.arun(conn, plan.stmt, plan.params, self._call_timeout)
+            finally:
+                await pool.putconn(conn)
+            return plan.result(rows, count)
         except _DRIVER_ERRORS as exc:
-            error = self._table.error(type(op).__name__, exc, op)
+            error = self._table.error("purge" if op is None else type(op).__name__, exc, op)
         raise error
 
     async def purge(self, batch: int = PURGE_BATCH) -> int:
         """Deletes up to ``batch`` expired rows now; see ``PostgresStore.purge``."""
-        params = {"batch": _check_batch(batch)}
+        _check_batch(batch)
         await self.setup()
-        assert self._table.sql is not None
-        try:
-            async with self._connection() as conn:
-                query = self._table.sql.purge
-                _, count = await _arun(conn, query, params, binary=True, prepare=None)
-                return count
-        except _DRIVER_ERRORS as exc:
-            error = self._table.error("purge", exc)
-        raise error
+        count: int = await self._send(self._table.purge_plan(batch), None)
+        return count
 
     async def aclose(self) -> None:
         """Closes the pool if this store made it."""

@@ -177,7 +177,10 @@ def test_callers_never_read_no_session_while_the_server_dies_and_comes_back(
         finally:
             stop.set()
             reader.join(10)
-        assert set(seen) == {"'alice'", "BackendError"}, seen
+        # A read during the outage waits for a connection (up to call_timeout) or fails;
+        # none says "no session".
+        assert set(seen) <= {"'alice'", "BackendError"}, seen
+        assert seen["'alice'"] > 10, seen
         assert store.get(session_id) == "alice"
 
 
