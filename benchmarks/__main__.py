@@ -140,6 +140,11 @@ def run(out: Path, sizes: dict[str, Any]) -> str:
     quick = ["--quick"] if sizes is QUICK else []
     subprocess.run([sys.executable, "-m", "benchmarks.web", *quick, "--out", str(out)], check=True)
     lines += [*(out / "web.md").read_text().splitlines(), ""]
+    # PostgreSQL in a process of its own too: Django is set up there for its database.
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.postgres", *quick, "--out", str(out)], check=True
+    )
+    lines += [*(out / "postgres.md").read_text().splitlines(), ""]
     lines += [f"The whole run took {time.monotonic() - started:.0f} s.", ""]
     if charts.available():
         lines += [f"![{name}]({name}.png)" for name in charts.NAMES] + [""]

@@ -199,6 +199,8 @@ class PostgresServer:
         return found
 
     def _signal_all(self, signum: int) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return  # not running: its pids may be someone else's by now
         for pid in self.processes():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signum)

@@ -21,6 +21,17 @@ def test_the_quick_benchmark_run_writes_its_tables_and_charts(tmp_path: Path) ->
     )
     assert run.returncode == 0, run.stderr[-3000:]
     report = (tmp_path / "README.md").read_text()
+    assert "# sesh on PostgreSQL" in report  # benchmarks.postgres ran, in a process of its own
+    postgres = (tmp_path / "postgres.md").read_text()
+    for section in ["raw psycopg", "Django's database sessions", "RedisStore",
+                    "as the table grows", "Bytes per session on disk", "Purging"]:  # fmt: skip
+        assert section in postgres, section
+    # sesh and raw psycopg on PostgreSQL: one round trip for each of the eight verbs.
+    floor = postgres.split("## PostgresStore against raw psycopg")[1].split("\n## ")[0]
+    rows = [line for line in floor.splitlines() if line.startswith("| ")][1:]
+    assert len(rows) == 8, floor
+    for row in rows:
+        assert row.endswith("| 1 / 1 |"), row
     web = (tmp_path / "web.md").read_text()
     for framework in ("FastAPI", "Flask", "Django"):
         assert f"| {framework} | sesh | 1 |" in web, web  # one round trip per request
