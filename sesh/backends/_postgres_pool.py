@@ -26,7 +26,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import psycopg
 from psycopg import pq, waiting
 from psycopg.conninfo import conninfo_to_dict
-from psycopg_pool import AsyncConnectionPool, ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 # What psycopg raises when a wait passes its timeout (3.3+: private, so looked up once here).
 _WaitTimeout: type[Exception] | None = getattr(psycopg.errors, "_WaitTimeout", None)
@@ -43,6 +43,7 @@ __all__ = [
     "acheck_connection",
     "check_call_timeout",
     "check_connection",
+    "explained",
     "make_async_pool",
     "make_pool",
     "parse_url",
@@ -173,11 +174,61 @@ def _aconfigure(call_timeout: float) -> Callable[[Any], Any]:
 _CONNECTION_KWARGS = {"autocommit": True, "prepare_threshold": 0}
 
 
+def _first_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split("\n", 1)[0].split())[:200]
+
+
+def _recording(base: type[DeadlineConnection]) -> type[DeadlineConnection]:
+    # A class of the pool's own, which keeps why its last attempt to connect failed: the
+    # pool connects in its own threads, so a caller would otherwise see only its timeout.
+    class Recording(base):  # type: ignore[valid-type,misc]
+        last_failure: str | None = None
+
+        @classmethod
+        def connect(cls, *args: Any, **kwargs: Any) -> Any:
+            try:
+                conn = super().connect(*args, **kwargs)
+            except psycopg.Error as exc:
+                cls.last_failure = _first_line(exc)
+                raise
+            cls.last_failure = None
+            return conn
+
+    return Recording
+
+
+def _arecording(base: type[AsyncDeadlineConnection]) -> type[AsyncDeadlineConnection]:
+    class Recording(base):  # type: ignore[valid-type,misc]
+        last_failure: str | None = None
+
+        @classmethod
+        async def connect(cls, *args: Any, **kwargs: Any) -> Any:
+            try:
+                conn = await super().connect(*args, **kwargs)
+            except psycopg.Error as exc:
+                cls.last_failure = _first_line(exc)
+                raise
+            cls.last_failure = None
+            return conn
+
+    return Recording
+
+
+def explained(exc: BaseException, pool: Any) -> BaseException:
+    """``exc``, or for a pool of the store's own that timed out waiting for a connection,
+    the same with why its last attempt to connect failed (a wrong password, a refused
+    connection: libpq's first line, which never holds the password)."""
+    reason = getattr(getattr(pool, "connection_class", None), "last_failure", None)
+    if reason and isinstance(exc, PoolTimeout):
+        return PoolTimeout(f"{_first_line(exc)} (the last attempt to connect: {reason})")
+    return exc
+
+
 def make_pool(conninfo: str, call_timeout: float, pool_size: int) -> ConnectionPool[Any]:
     """A store's own pool, not yet open."""
     return ConnectionPool(
         conninfo,
-        connection_class=DeadlineConnection,
+        connection_class=_recording(DeadlineConnection),
         kwargs=dict(_CONNECTION_KWARGS),
         min_size=1,
         max_size=pool_size,
@@ -194,7 +245,7 @@ def make_async_pool(conninfo: str, call_timeout: float, pool_size: int) -> Async
     """A store's own asyncio pool, not yet open (it opens in the loop of the first call)."""
     return AsyncConnectionPool(
         conninfo,
-        connection_class=AsyncDeadlineConnection,
+        connection_class=_arecording(AsyncDeadlineConnection),
         kwargs=dict(_CONNECTION_KWARGS),
         min_size=1,
         max_size=pool_size,

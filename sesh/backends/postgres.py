@@ -467,7 +467,7 @@ class PostgresStore(_PostgresStoreBase, SyncStore):
             try:
                 self._check_table()
             except psycopg.Error as exc:
-                error = self._table.failed(exc)
+                error = self._table.failed(pools.explained(exc, self._pool))
             else:
                 return
         raise error
@@ -529,7 +529,8 @@ class PostgresStore(_PostgresStoreBase, SyncStore):
                 pool.putconn(conn)
             return plan.result(rows, count)
         except _DRIVER_ERRORS as exc:
-            error = self._table.error("purge" if op is None else type(op).__name__, exc, op)
+            what = "purge" if op is None else type(op).__name__
+            error = self._table.error(what, pools.explained(exc, pool), op)
         raise error  # outside the except: see sesh._redact
 
     def purge(self, batch: int = PURGE_BATCH) -> int:
@@ -612,7 +613,7 @@ class AsyncPostgresStore(_PostgresStoreBase, AsyncStore):
             try:
                 await self._check_table()
             except psycopg.Error as exc:
-                error = self._table.failed(exc)
+                error = self._table.failed(pools.explained(exc, self._pool))
             else:
                 return
         raise error
@@ -674,7 +675,8 @@ class AsyncPostgresStore(_PostgresStoreBase, AsyncStore):
                 await pool.putconn(conn)
             return plan.result(rows, count)
         except _DRIVER_ERRORS as exc:
-            error = self._table.error("purge" if op is None else type(op).__name__, exc, op)
+            what = "purge" if op is None else type(op).__name__
+            error = self._table.error(what, pools.explained(exc, pool), op)
         raise error
 
     async def purge(self, batch: int = PURGE_BATCH) -> int:

@@ -353,3 +353,15 @@ def test_the_server_gives_up_on_a_statement_before_the_client_does(
                 "SELECT current_setting('statement_timeout'), current_setting('application_name')"
             ).fetchone()
     assert settings == ("1350ms", "my app+1")  # '+' is libpq's plus, not a space
+
+
+def test_a_connection_that_cannot_be_made_says_why(postgres_url: str) -> None:
+    # The pool connects in its own threads; the caller's error still gives libpq's reason.
+    rest = postgres_url.split("@", 1)[1]
+    store = PostgresStore.from_url(f"postgresql://sesh_admin:WRONG-pw-123@{rest}")
+    with store, pytest.raises(sesh.BackendError) as caught:
+        store.set("alice")
+    message = str(caught.value)
+    assert message.startswith("PostgreSQL setup failed: PoolTimeout: couldn't get a connection")
+    assert 'password authentication failed for user "sesh_admin"' in message
+    assert "WRONG-pw-123" not in message
