@@ -65,6 +65,8 @@ from sesh.backends._redis_clients import (
     is_replicated,
     made_with,
 )
+from sesh.backends._redis_direct import DirectLink
+from sesh.backends._redis_pipelined import PipelinedLink
 from sesh.backends._redis_scripts import (
     DELETE,
     DELETE_USER,
@@ -261,8 +263,14 @@ class _Retry:
         return delay, command
 
 
+def _through(client: Any) -> Any:
+    """Sends a command through a redis-py client, sync or asyncio."""
+    execute = client.execute_command
+    return lambda command: execute(*command)
+
+
 class _RedisStoreBase(BaseStore):
-    __slots__ = ("_client", "_command", "_owns_client", "_racy", "_retry_for")
+    __slots__ = ("_call", "_client", "_command", "_link", "_owns_client", "_racy", "_retry_for")
     _clients: ClassVar[tuple[type, ...]]
     _twin: ClassVar[str]
     _asyncio: ClassVar[bool]
@@ -295,7 +303,15 @@ class _RedisStoreBase(BaseStore):
         self._racy = False  # see AsyncRedisStore._attach
         # One function per key layout, chosen once.
         self._command = _record_command if self._core.records else _plain_command
+        # What sends a command and returns its reply: the client (as its owner made it),
+        # or, for a store that made its own client of a single Redis, sesh's own path.
+        self._link: Any = None
+        self._call: Any = _through(client)
         self._attach(client)
+
+    def _own_path(self) -> None:
+        """Sends through sesh's own connections to a single Redis (``_redis_direct``,
+        ``_redis_pipelined``) rather than the client's: what ``from_url`` does."""
 
     def _attach(self, client: Any) -> None:
         """Whatever a store needs to set up around its client (nothing, by default)."""
@@ -333,6 +349,8 @@ class _RedisStoreBase(BaseStore):
             raise error
         store = cls(client, prefix, ttl, retry_for=retry_for, **options)
         store._owns_client = True
+        if type(client) in (redis.Redis, redis.asyncio.Redis) and not is_replicated(client):
+            store._own_path()
         return store
 
     @property
@@ -366,8 +384,17 @@ class RedisStore(_RedisStoreBase, SyncStore):
     _twin = "AsyncRedisStore"
     _asyncio = False
 
+    def _own_path(self) -> None:
+        pool = self._client.connection_pool
+        self._link = DirectLink(
+            self._client, max_connections=pool.max_connections, wait=pool.timeout
+        )
+        self._call = self._link.call
+
     def close(self) -> None:
         """Closes the client if this store made it (and the sentinels' clients)."""
+        if self._link is not None:
+            self._link.close()
         if self._owns_client:
             for client in [self._client, *made_with(self._client)]:
                 client.close()
@@ -378,7 +405,7 @@ class RedisStore(_RedisStoreBase, SyncStore):
         retry = None
         while True:
             try:
-                reply = self._client.execute_command(*command)
+                reply = self._call(command)
                 break
             except Exception as exc:  # whatever the driver raises is the backend failing
                 retry = retry or _Retry(self._retry_for, self._racy)
@@ -422,8 +449,14 @@ class AsyncRedisStore(_RedisStoreBase, AsyncStore):
             # race (in 1 of 3 failovers under 8 tasks), so it is retried like the failure.
             self._racy = True
 
+    def _own_path(self) -> None:
+        self._link = PipelinedLink(self._client)
+        self._call = self._link.call
+
     async def aclose(self) -> None:
         """Closes the client if this store made it (and the sentinels' clients)."""
+        if self._link is not None:
+            await self._link.aclose()
         if self._owns_client:
             for client in [self._client, *made_with(self._client)]:
                 await client.aclose()
@@ -456,7 +489,7 @@ class AsyncRedisStore(_RedisStoreBase, AsyncStore):
         retry = None
         while True:
             try:
-                reply = await self._client.execute_command(*command)
+                reply = await self._call(command)
                 break
             except Exception as exc:  # whatever the driver raises is the backend failing
                 retry = retry or _Retry(self._retry_for, self._racy)

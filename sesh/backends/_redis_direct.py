@@ -1,0 +1,174 @@
+"""sesh's own connections to a single Redis, for threads: a command is packed by hiredis,
+sent with one ``sendall`` and its reply read straight off the socket.
+
+What this leaves out of redis-py's client path, and why each is safe to leave out here
+(see ``benchmarks/results/profile.md`` for what it cost): the pool's lock and its
+``can_read`` poll on every checkout (a free list: ``list.pop`` and ``append`` are atomic),
+the retry wrapper (one retry on a lost connection, as ``CLIENT_DEFAULTS`` promises, done
+here), response callbacks (the store reads raw replies) and the metrics recorder.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from sesh.backends._redis_wire import MORE, Replies, connection_factory, lost, pack
+
+__all__ = ["DirectLink"]
+
+_READ_SIZE = 16384
+# A thread waiting for a free connection looks again this often, as well as when woken: a
+# connection given back by a thread that saw no waiter is found within this (see _take).
+_RECHECK = 0.005
+
+
+class _Connection:
+    """One connection: redis-py's (it connected and shook hands), its socket, a reader."""
+
+    __slots__ = ("_buffer", "_conn", "_replies", "_sock")
+
+    def __init__(self, cls: type, kwargs: dict[str, Any]) -> None:
+        self._conn = cls(**kwargs)
+        self._conn.connect()  # TCP or Unix, TLS, AUTH, HELLO, SELECT: redis-py's own
+        self._sock = self._conn._sock
+        self._replies = Replies()
+        self._buffer = bytearray(_READ_SIZE)
+
+    def call(self, packed: bytes) -> Any:
+        sock, buffer, replies = self._sock, self._buffer, self._replies
+        try:
+            sock.sendall(packed)
+            while True:
+                count = sock.recv_into(buffer)
+                if not count:
+                    raise lost()
+                replies.feed(buffer, 0, count)
+                reply = replies.next()
+                if reply is not MORE:
+                    return reply
+        except TimeoutError:  # socket_timeout passed: the reply may still come, so no reuse
+            raise RedisTimeoutError("Timeout reading from Redis") from None
+        except OSError as exc:
+            raise lost(exc) from None
+
+    def close(self) -> None:
+        self._conn.disconnect()
+
+
+class DirectLink:
+    """Up to ``max_connections`` connections to one Redis, shared by threads, made as the
+    client's own pool makes them; a thread that finds them all busy waits for one up to
+    ``wait`` seconds. After ``os.fork()`` the child opens its own and never touches the
+    parent's."""
+
+    __slots__ = ("_all", "_cls", "_cond", "_free", "_kwargs", "_max", "_opening", "_pid",
+                 "_wait", "_waiting")  # fmt: skip
+
+    def __init__(self, client: Any, *, max_connections: int, wait: float) -> None:
+        self._cls, self._kwargs = connection_factory(client)
+        self._max = max_connections
+        self._wait = wait
+        self._start()
+
+    def _start(self) -> None:
+        self._pid = os.getpid()
+        self._free: list[_Connection] = []
+        self._all: set[_Connection] = set()
+        self._opening = 0
+        self._waiting = 0
+        self._cond = threading.Condition(threading.Lock())
+
+    def call(self, command: tuple[Any, ...]) -> Any:
+        """The reply to ``command``; an error reply raised as redis-py's exception.
+
+        Raises:
+            redis.exceptions.ConnectionError: no connection could be made or had (after one
+                retry on a new connection when the one used turned out lost: a restarted
+                Redis, an idle connection closed by a proxy).
+            redis.exceptions.TimeoutError: no reply within the socket timeout.
+        """
+        if self._pid != os.getpid():
+            # A forked child: the connections are its parent's (their sockets too). Drop
+            # them without a word on the wire; the child's first call opens its own.
+            self._start()
+        packed = pack(command)
+        try:
+            reply = self._once(packed)
+        except RedisConnectionError:
+            reply = self._once(packed)
+        if isinstance(reply, RedisError):
+            raise reply
+        return reply
+
+    def _once(self, packed: bytes) -> Any:
+        try:
+            conn = self._free.pop()
+        except IndexError:
+            conn = self._take()
+        try:
+            reply = conn.call(packed)
+        except BaseException:  # a timeout, a lost connection, an interrupt: state unknown
+            self._drop(conn)
+            raise
+        self._free.append(conn)
+        if self._waiting:
+            with self._cond:
+                self._cond.notify()
+        return reply
+
+    def _take(self) -> _Connection:
+        deadline = None
+        with self._cond:
+            while True:
+                if self._free:
+                    return self._free.pop()
+                if len(self._all) + self._opening < self._max:
+                    self._opening += 1
+                    break
+                if deadline is None:
+                    deadline = time.monotonic() + self._wait
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise RedisConnectionError(
+                        f"No connection available: all {self._max} connections to Redis"
+                        f" stayed busy for {self._wait:g} s (raise ?max_connections=)"
+                    )
+                self._waiting += 1
+                try:
+                    self._cond.wait(min(left, _RECHECK))
+                finally:
+                    self._waiting -= 1
+        try:
+            conn = _Connection(self._cls, self._kwargs)
+        except BaseException:
+            with self._cond:
+                self._opening -= 1
+                self._cond.notify()
+            raise
+        with self._cond:
+            self._opening -= 1
+            self._all.add(conn)
+        return conn
+
+    def _drop(self, conn: _Connection) -> None:
+        with self._cond:
+            self._all.discard(conn)
+            self._cond.notify()
+        conn.close()
+
+    def close(self) -> None:
+        """Closes every connection (those in use too: their calls fail)."""
+        if self._pid != os.getpid():
+            self._start()
+            return
+        with self._cond:
+            conns, self._all, self._free = list(self._all), set(), []
+        for conn in conns:
+            conn.close()
