@@ -26,6 +26,7 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/
     || missing+=(postgresql)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # certificates for the TLS test
 if [ ${#missing[@]} -gt 0 ]; then
     echo "test.sh: installing Debian's ${missing[*]}" >&2
     apt_install "${missing[@]}" || {

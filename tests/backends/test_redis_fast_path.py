@@ -1,0 +1,321 @@
+"""sesh's own path to a single Redis (what ``from_url`` stores send through): replies never
+go to the wrong call, lost connections fail every waiting call and are replaced, forked
+children open their own, and TLS, ACL users and RESP3 still work."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+import sesh
+from sesh.backends.redis import AsyncRedisStore, RedisStore
+from testbed.servers import RedisServer, free_port
+
+
+@pytest.fixture
+def server() -> Iterator[RedisServer]:
+    """A server of the test's own: these tests pause, kill and count its connections."""
+    started = RedisServer()
+    started.start()
+    yield started
+    started.close()
+
+
+def connections_received(admin: redis.Redis) -> int:
+    return int(admin.info("stats")["total_connections_received"])
+
+
+def test_a_callers_client_is_used_as_its_owner_made_it(server: RedisServer) -> None:
+    # from_url takes sesh's own path; a store on the caller's client sends through it.
+    client = redis.Redis.from_url(server.url)
+    with RedisStore(client, ttl=60) as store:
+        store.set("alice")
+        assert store.client is client
+        assert len(client.connection_pool._available_connections) == 1
+    with RedisStore.from_url(server.url, ttl=60) as store:
+        store.set("alice")
+        assert store.client.connection_pool._connections == []  # it made none
+    client.close()
+
+
+def test_cancelled_and_timed_out_calls_never_shift_replies(server: RedisServer) -> None:
+    # 200 tasks, each reading its own session over and over, while a third of the calls
+    # are cancelled at random moments (before the write, with the reply in flight, after
+    # it came): every call that returns has its own user's id, and the one connection
+    # is never replaced.
+    async def main() -> dict[str, int]:
+        store = AsyncRedisStore.from_url(server.url, ttl=60, track_users=True)
+        ids = [await store.set(f"user-{n}") for n in range(200)]
+        admin = redis.Redis.from_url(server.url)
+        before = connections_received(admin)
+        seen = {"right": 0, "wrong": 0, "cancelled": 0}
+        chance = random.Random(1)
+
+        async def reader(n: int) -> None:
+            for _ in range(30):
+                call = asyncio.ensure_future(store.get(ids[n]))
+                if chance.random() < 0.33:
+                    for _ in range(chance.randrange(4)):
+                        await asyncio.sleep(0)
+                    call.cancel()
+                try:
+                    got = await call
+                except asyncio.CancelledError:
+                    seen["cancelled"] += 1
+                    continue
+                seen["right" if got == f"user-{n}" else "wrong"] += 1
+                if chance.random() < 0.1:
+                    try:
+                        await asyncio.wait_for(store.sessions(f"user-{n}"), 0.0005)
+                    except asyncio.TimeoutError:
+                        seen["cancelled"] += 1
+
+        await asyncio.gather(*(reader(n) for n in range(200)))
+        assert [await store.get(session_id) for session_id in ids[:5]] == [
+            f"user-{n}" for n in range(5)
+        ]
+        assert connections_received(admin) == before, "the connection was replaced"
+        admin.close()
+        await store.aclose()
+        return seen
+
+    seen = asyncio.run(main())
+    assert seen["wrong"] == 0
+    assert seen["cancelled"] > 500
+    assert seen["right"] > 3000
+
+
+def test_every_call_waiting_on_a_lost_connection_fails_then_the_store_reconnects(
+    server: RedisServer,
+) -> None:
+    async def main() -> None:
+        store = AsyncRedisStore.from_url(server.url, ttl=60)
+        session_id = await store.set("alice")
+        with redis.Redis.from_url(server.url) as admin:
+            admin.execute_command("CLIENT", "PAUSE", 5000, "ALL")
+        calls = [asyncio.ensure_future(store.get(session_id)) for _ in range(50)]
+        await asyncio.sleep(0.1)  # written, and waiting
+        assert not any(call.done() for call in calls)
+        server.kill()
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        assert all(isinstance(r, sesh.BackendError) for r in results), results
+        assert "Connection" in str(results[0])
+        server.start(port=server.port)
+        assert await store.get(await store.set("bob")) == "bob"  # no caller action
+        await store.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_stalled_redis_fails_waiting_async_calls_within_the_socket_timeout(
+    server: RedisServer,
+) -> None:
+    async def main() -> None:
+        store = AsyncRedisStore.from_url(server.url, ttl=60)
+        session_id = await store.set("alice")
+        with redis.Redis.from_url(server.url) as admin:
+            admin.execute_command("CLIENT", "PAUSE", 2500, "ALL")
+        started = time.monotonic()
+        results = await asyncio.gather(
+            *(store.get(session_id) for _ in range(20)), return_exceptions=True
+        )
+        waited = time.monotonic() - started
+        assert all(isinstance(r, sesh.BackendError) for r in results), results
+        assert "Timeout" in str(results[0])
+        assert 0.9 < waited < 1.8, "from_url's 1 s socket timeout"
+        await asyncio.sleep(1.6)  # the pause ends
+        assert await store.get(session_id) == "alice"
+        await store.aclose()
+
+    asyncio.run(main())
+
+
+def test_threads_sharing_a_store_each_get_their_own_replies(server: RedisServer) -> None:
+    admin = redis.Redis.from_url(server.url)
+    before = connections_received(admin)
+    store = RedisStore.from_url(server.url, ttl=60)
+    ids = [store.set(f"user-{n}") for n in range(16)]
+    wrong: list[str] = []
+
+    def reader(n: int) -> None:
+        for _ in range(300):
+            got = store.get(ids[n])
+            if got != f"user-{n}":
+                wrong.append(f"{n}: {got}")
+
+    threads = [threading.Thread(target=reader, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []
+    assert 1 <= connections_received(admin) - before <= 16  # one per thread at most
+    admin.close()
+    store.close()
+
+
+def _forked(work: Any) -> int:
+    """Runs ``work`` in a forked child; its exit status (0: it returned True)."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child)
+        code = 1
+        try:
+            code = 0 if work() else 1
+        finally:
+            os._exit(code)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork() in a threaded process
+def test_a_store_made_before_fork_never_shares_a_socket_with_its_child(
+    server: RedisServer,
+) -> None:
+    # gunicorn's pre-fork model: the parent has used the store; parent and child then
+    # read at once. A shared socket would interleave their replies.
+    store = RedisStore.from_url(server.url, ttl=60)
+    mine, childs = store.set("parent"), store.set("child")
+
+    def child() -> bool:
+        return all(store.get(childs) == "child" for _ in range(500))
+
+    pid_done: list[int] = []
+    thread = threading.Thread(target=lambda: pid_done.append(_forked(child)))
+    thread.start()
+    parent_ok = all(store.get(mine) == "parent" for _ in range(500))
+    thread.join()
+    assert pid_done == [0]
+    assert parent_ok
+    assert store.get(mine) == "parent"
+    store.close()
+
+
+def test_an_async_store_made_before_fork_never_shares_a_socket_with_its_child(
+    server: RedisServer,
+) -> None:
+    store = AsyncRedisStore.from_url(server.url, ttl=60)
+    loop = asyncio.new_event_loop()
+    mine = loop.run_until_complete(store.set("parent"))
+    childs = loop.run_until_complete(store.set("child"))
+
+    def child() -> bool:
+        async def reads() -> bool:
+            got = await asyncio.gather(*(store.get(childs) for _ in range(300)))
+            return set(got) == {"child"}
+
+        return asyncio.run(reads())
+
+    assert _forked(child) == 0
+
+    async def reads() -> set[str | None]:
+        return set(await asyncio.gather(*(store.get(mine) for _ in range(300))))
+
+    assert loop.run_until_complete(reads()) == {"parent"}
+    loop.run_until_complete(store.aclose())
+    loop.close()
+
+
+def _each_verb(store: Any) -> None:
+    session_id = store.set("alice")
+    assert store.get(session_id) == "alice"
+    assert store.get(session_id, touch=True) == "alice"
+    assert store.liv(session_id) is True
+    new_id = store.rotate(session_id)
+    assert new_id is not None
+    assert store.get(session_id) is None
+    assert store.sessions("alice") == [new_id]
+    assert store.die_all("alice") == 1
+    assert store.get(new_id) is None
+
+
+async def _each_verb_async(store: Any) -> None:
+    session_id = await store.set("alice")
+    assert await store.get(session_id, touch=True) == "alice"
+    assert await store.liv(session_id) is True
+    new_id = await store.rotate(session_id)
+    assert await store.sessions("alice") == [new_id]
+    assert await store.die_all("alice") == 1
+
+
+def _both(url: str) -> None:
+    with RedisStore.from_url(url, ttl=60, track_users=True, max_age=120) as store:
+        _each_verb(store)
+    with RedisStore.from_url(url, ttl=60) as plain:
+        assert plain.get(plain.set("bob")) == "bob"
+
+    async def main() -> None:
+        store = AsyncRedisStore.from_url(url, ttl=60, track_users=True)
+        await _each_verb_async(store)
+        await store.aclose()
+
+    asyncio.run(main())
+
+
+def test_resp3(server: RedisServer) -> None:
+    _both(f"{server.url}?protocol=3")
+    with redis.Redis.from_url(server.url) as admin:
+        admin.config_resetstat()
+        with RedisStore.from_url(f"{server.url}?protocol=3", ttl=60) as store:
+            store.set("carol")
+        assert "cmdstat_hello" in admin.info("commandstats")
+
+
+def test_an_acl_user(server: RedisServer) -> None:
+    with redis.Redis.from_url(server.url) as admin:
+        admin.execute_command(
+            "ACL", "SETUSER", "app", "on", ">s3cret-pw", "~*", "+@all", "-flushall"
+        )
+    url = f"redis://app:s3cret-pw@127.0.0.1:{server.port}/0"
+    _both(url)
+    wrong = f"redis://app:WRONG-pw-1@127.0.0.1:{server.port}/0"
+    with pytest.raises(sesh.BackendError, match=r"(?i)auth|password") as caught:
+        RedisStore.from_url(wrong).set("alice")
+    assert "WRONG-pw-1" not in str(caught.value)
+    with pytest.raises(sesh.BackendError, match=r"(?i)auth|password") as caught:
+        asyncio.run(AsyncRedisStore.from_url(wrong).set("alice"))
+    assert "WRONG-pw-1" not in str(caught.value)
+
+
+def _certificates(directory: Path) -> Path:
+    """A CA and a certificate for 127.0.0.1 it signed, made with openssl."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key",
+            "-out", "ca.crt", "-days", "2", "-subj", "/CN=sesh test CA")  # fmt: skip
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key",
+            "-out", "server.csr", "-subj", "/CN=127.0.0.1")  # fmt: skip
+    (directory / "san").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san")  # fmt: skip
+    return directory
+
+
+def test_tls(tmp_path: Path) -> None:
+    certs = _certificates(tmp_path)
+    tls_port = free_port()
+    server = RedisServer(
+        "--tls-port", str(tls_port), "--tls-cert-file", str(certs / "server.crt"),
+        "--tls-key-file", str(certs / "server.key"), "--tls-ca-cert-file", str(certs / "ca.crt"),
+        "--tls-auth-clients", "no",
+    )  # fmt: skip
+    server.start()
+    try:
+        url = f"rediss://127.0.0.1:{tls_port}/0?ssl_ca_certs={certs / 'ca.crt'}"
+        _both(url)
+        # and a certificate the client does not trust is refused
+        untrusting = RedisStore.from_url(f"rediss://127.0.0.1:{tls_port}/0")
+        with untrusting, pytest.raises(sesh.BackendError, match=r"(?i)certificate"):
+            untrusting.set("alice")
+    finally:
+        server.close()
