@@ -145,6 +145,11 @@ def run(out: Path, sizes: dict[str, Any]) -> str:
         [sys.executable, "-m", "benchmarks.postgres", *quick, "--out", str(out)], check=True
     )
     lines += [*(out / "postgres.md").read_text().splitlines(), ""]
+    # sesh's own Redis path by issue 16's method, with a redis-server pinned apart.
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.fast_path", *quick, "--out", str(out)], check=True
+    )
+    lines += [*(out / "fast_path.md").read_text().splitlines(), ""]
     lines += [f"The whole run took {time.monotonic() - started:.0f} s.", ""]
     if charts.available():
         lines += [f"![{name}]({name}.png)" for name in charts.NAMES] + [""]

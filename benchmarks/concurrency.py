@@ -35,7 +35,7 @@ def bench(url: str, port: int, n: int, rounds: int) -> list[tuple[int, Ratio, fl
     """Per level: sesh against raw (gets/s, per-round ratio), and redis-benchmark's gets/s."""
     loop = asyncio.new_event_loop()
     client = redis.asyncio.Redis.from_url(url, max_connections=max(LEVELS))
-    store = AsyncRedisStore(client, prefix="bench", ttl=3600)
+    store = AsyncRedisStore.from_url(url, prefix="bench", ttl=3600)  # what an app gets
     session_id = loop.run_until_complete(store.set(1337))
     key = f"bench:{session_id}"
 

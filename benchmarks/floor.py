@@ -1,10 +1,11 @@
 """sesh against the floor: raw redis-py sending the same command, and a bare socket.
 
-Per verb, on one loopback connection: sesh's RedisStore, raw redis-py issuing the very
-command sesh sends, redis-py's own Connection object used directly (the leaner path a
-store could take), and a bare socket writing that command's RESP bytes and reading the
-reply (no client library: the physical limit of one connection). Sync with redis-py's
-hiredis parser and with its pure-Python one; asyncio likewise, against raw redis.asyncio.
+Per verb, on one loopback connection: sesh's RedisStore as ``from_url`` makes it (sesh's
+own path, which always reads with hiredis), raw redis-py issuing the very command sesh
+sends, redis-py's own Connection object used directly, and a bare socket writing that
+command's RESP bytes and reading the reply (no client library: the physical limit of one
+connection). Raw redis-py with its hiredis parser and with its pure-Python one; asyncio
+likewise, against raw redis.asyncio.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ def bench_sync(url: str, port: int, n: int, rounds: int) -> list[tuple[str, str,
     rows = []
     for parser, (sync_parser, _) in PARSERS.items():
         client = redis.Redis.from_url(url, parser_class=sync_parser)
-        store = RedisStore(client, prefix=PREFIX, ttl=TTL_MS / 1000)
+        store = RedisStore.from_url(url, prefix=PREFIX, ttl=TTL_MS / 1000)  # an app's
         wires = (LeanConnection(client), BareSocket(port))
         session_id = store.set(1337)
         for verb in VERBS:
@@ -150,6 +151,7 @@ def bench_sync(url: str, port: int, n: int, rounds: int) -> list[tuple[str, str,
             rows.append((f"sync, {parser}", verb, found))
         for wire in wires:
             wire.close()
+        store.close()
         client.flushdb()
         client.close()
     return rows
@@ -168,7 +170,7 @@ def _async_parser(
 ) -> list[tuple[str, dict[str, Ratio]]]:
     runner_loop = asyncio.new_event_loop()
     client = redis.asyncio.Redis.from_url(url, parser_class=parser_class)
-    store = AsyncRedisStore(client, prefix=PREFIX, ttl=TTL_MS / 1000)
+    store = AsyncRedisStore.from_url(url, prefix=PREFIX, ttl=TTL_MS / 1000)
     setup = redis.Redis.from_url(url)
     session_id = runner_loop.run_until_complete(store.set(1337))
     key = f"{PREFIX}:{session_id}"

@@ -35,7 +35,7 @@ Verbs = dict[str, Callable[[Any], Any]]  # verb -> call on a session (None for c
 
 def sync_contenders(url: str) -> dict[str, tuple[Verbs, Callable[[], Any]]]:
     """name -> (verbs, make a session to work on). Django must be configured first."""
-    store = RedisStore(redis.Redis.from_url(url), prefix="sesh", ttl=TTL)
+    store = RedisStore.from_url(url, prefix="sesh", ttl=TTL)  # what an app gets
     sesh: Verbs = {
         "create": lambda _: store.set(1337),
         "read": store.get,
@@ -79,11 +79,12 @@ def bench_sync(url: str, n: int, rounds: int) -> list[tuple[str, str, Ratio]]:
     return rows
 
 
-def async_contenders(client: redis.asyncio.Redis) -> dict[str, Verbs]:
+def async_contenders(client: redis.asyncio.Redis, url: str) -> dict[str, Verbs]:
     """sesh's AsyncRedisStore and starsessions' RedisStore on one asyncio client."""
     from starsessions.stores.redis import RedisStore as StarStore
 
-    store = AsyncRedisStore(client, prefix="sesh", ttl=TTL)
+    # sesh as an app gets it (from_url); starsessions on the asyncio client it is given.
+    store = AsyncRedisStore.from_url(url, prefix="sesh", ttl=TTL)
     star = StarStore(connection=client)
 
     async def star_create(_: Any) -> str:
@@ -116,7 +117,7 @@ def async_contenders(client: redis.asyncio.Redis) -> dict[str, Verbs]:
 def bench_async(url: str, n: int, rounds: int) -> list[tuple[str, str, Ratio]]:
     loop = asyncio.new_event_loop()
     client = redis.asyncio.Redis.from_url(url)
-    contenders = async_contenders(client)
+    contenders = async_contenders(client, url)
 
     def runner(verbs: Verbs, verb: str) -> Runner:
         one = loop.run_until_complete(verbs["create"](None))
@@ -160,7 +161,7 @@ def round_trips(url: str) -> dict[str, dict[str, float]]:
     contenders = dict(sync_contenders(url))
     loop = asyncio.new_event_loop()
     client = redis.asyncio.Redis.from_url(url)
-    for name, verbs in async_contenders(client).items():
+    for name, verbs in async_contenders(client, url).items():
         # The async verbs, run to completion one by one, counted the same way.
         contenders[f"{name} (async)"] = (
             {verb: _blocking(loop, call) for verb, call in verbs.items()},

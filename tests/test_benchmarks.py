@@ -32,6 +32,11 @@ def test_the_quick_benchmark_run_writes_its_tables_and_charts(tmp_path: Path) ->
     assert len(rows) == 8, floor
     for row in rows:
         assert row.endswith("| 1 / 1 |"), row
+    fast = (tmp_path / "fast_path.md").read_text()
+    for verb in ("set", "get", "get(touch)", "liv", "die"):
+        assert f"| {verb} | " in fast, fast
+    for tasks in (1, 16, 64, 256):
+        assert f"| {tasks} | " in fast, fast
     web = (tmp_path / "web.md").read_text()
     for framework in ("FastAPI", "Flask", "Django"):
         assert f"| {framework} | sesh | 1 |" in web, web  # one round trip per request

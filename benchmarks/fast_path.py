@@ -1,0 +1,269 @@
+"""sesh's own Redis path against raw redis-py, by the method issue 16 sets.
+
+``.venv/bin/python -m benchmarks.fast_path [--quick] [--out DIR]`` writes ``fast_path.md``
+(and ``fast_path.png`` with the ``charts`` extra). It starts its own redis-server pinned to
+core 0 and runs the client on core 1 (where ``os.sched_setaffinity`` allows), then:
+
+- sync: each verb on a store from ``sesh.from_url`` against ``redis.Redis.from_url``
+  sending the very command sesh sends (``execute_command``), on one thread;
+- asyncio: ``get`` from 1 to 256 tasks on one store from ``sesh.async_from_url`` against
+  one ``redis.asyncio.Redis.from_url`` client (its default pool, with room for 256
+  connections), and against ``redis-benchmark -c N`` (the server's ceiling here).
+
+Contenders alternate in interleaved rounds (who goes first rotates). Reported: the median
+of the per-round ratios with its interquartile range (and that range's half-width as a
+share of the median), ops/s, and client CPU per call (process time), which a shared
+machine disturbs far less than wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from statistics import median, quantiles
+from typing import Any
+
+import redis
+import redis.asyncio
+
+import sesh
+from benchmarks import charts
+from benchmarks._common import header
+from benchmarks.concurrency import redis_benchmark
+from benchmarks.floor import new_id
+from testbed.servers import RedisServer
+
+TTL_MS = 3_600_000
+FULL = {"n": 3000, "rounds": 9, "async_n": 12000}
+QUICK = {"n": 50, "rounds": 3, "async_n": 512}
+LEVELS = [1, 16, 64, 256]
+
+
+def pin(server: RedisServer) -> str:
+    """The server on core 0, this process on core 1: what the run could do."""
+    if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
+        return "not pinned (one core, or no sched_setaffinity)"
+    assert server.process is not None
+    os.sched_setaffinity(server.process.pid, {0})
+    os.sched_setaffinity(0, {1})
+    return "redis-server pinned to core 0, the client to core 1"
+
+
+class Sample:
+    """One contender's rounds: ops/s and CPU µs per call."""
+
+    def __init__(self) -> None:
+        self.rates: list[float] = []
+        self.cpu: list[float] = []
+
+    def add(self, calls: int, wall: float, cpu: float) -> None:
+        self.rates.append(calls / wall)
+        self.cpu.append(cpu / calls * 1e6)
+
+
+def measured(run: Callable[[], int], sample: Sample) -> None:
+    cpu, wall = time.process_time(), time.perf_counter()
+    calls = run()
+    sample.add(calls, time.perf_counter() - wall, time.process_time() - cpu)
+
+
+def summary(ours: Sample, base: Sample) -> dict[str, float]:
+    per_round = [a / b for a, b in zip(ours.rates, base.rates, strict=True)]
+    q1, _, q3 = quantiles(per_round, n=4) if len(per_round) > 1 else per_round * 3
+    mid = median(per_round)
+    return {
+        "ratio": mid, "q1": q1, "q3": q3, "spread": (q3 - q1) / 2 / mid,
+        "ours": median(ours.rates), "base": median(base.rates),
+        "ours_cpu": median(ours.cpu), "base_cpu": median(base.cpu),
+        "low": min(per_round), "high": max(per_round),
+    }  # fmt: skip
+
+
+def bench_sync(url: str, n: int, rounds: int) -> dict[str, dict[str, float]]:
+    store = sesh.from_url(url, prefix="bench", ttl=TTL_MS / 1000)
+    raw = redis.Redis.from_url(url)
+    one = store.set("1337")
+    key = f"bench:{one}"
+
+    def fresh(count: int) -> list[str]:
+        return [store.set("1337") for _ in range(count)]
+
+    # Per verb: sesh's call on an argument, and the command sesh sends for that argument.
+    verbs: dict[str, tuple[Callable[[str], Any], Callable[[str], tuple[Any, ...]], bool]] = {
+        "set": (lambda _: store.set("1337"),
+                lambda _: ("SET", f"bench:{new_id()}", "1337", "NX", "PX", TTL_MS), False),
+        "get": (lambda _: store.get(one), lambda _: ("GET", key), False),
+        "get(touch)": (lambda _: store.get(one, touch=True),
+                       lambda _: ("GETEX", key, "PX", TTL_MS), False),
+        "liv": (lambda _: store.liv(one), lambda _: ("PEXPIRE", key, TTL_MS), False),
+        "die": (store.die, lambda i: ("DEL", f"bench:{i}"), True),
+    }  # fmt: skip
+    found = {}
+    for verb, (ours, command, consumes) in verbs.items():
+        samples = {"sesh": Sample(), "raw": Sample()}
+
+        def run_sesh(args: list[str], ours: Callable[[str], Any] = ours) -> int:
+            for arg in args:
+                ours(arg)
+            return len(args)
+
+        def run_raw(commands: list[tuple[Any, ...]]) -> int:
+            for cmd in commands:
+                raw.execute_command(*cmd)
+            return len(commands)
+
+        for turn in range(rounds):
+            order = ["sesh", "raw"] if turn % 2 == 0 else ["raw", "sesh"]
+            for name in order:
+                args = fresh(n) if consumes else [""] * n
+                if name == "sesh":
+                    measured(functools.partial(run_sesh, args), samples[name])
+                else:
+                    commands = [command(arg) for arg in args]
+                    measured(functools.partial(run_raw, commands), samples[name])
+        found[verb] = summary(samples["sesh"], samples["raw"])
+    store.close()
+    raw.flushdb()
+    raw.close()
+    return found
+
+
+def bench_async(url: str, port: int, n: int, rounds: int) -> dict[int, dict[str, float]]:
+    loop = asyncio.new_event_loop()
+    store = sesh.async_from_url(url, prefix="bench", ttl=TTL_MS / 1000)
+    raw = redis.asyncio.Redis.from_url(url, max_connections=max(LEVELS))
+    one = loop.run_until_complete(store.set("1337"))
+    key = f"bench:{one}"
+
+    async def many(call: Callable[[], Any], tasks: int, total: int) -> int:
+        each = max(1, total // tasks)
+
+        async def worker() -> None:
+            for _ in range(each):
+                await call()
+
+        await asyncio.gather(*(worker() for _ in range(tasks)))
+        return each * tasks
+
+    found = {}
+    for tasks in LEVELS:
+        calls = {"sesh": lambda: store.get(one), "raw": lambda: raw.get(key)}
+        for call in calls.values():  # connections up before the clock starts
+            loop.run_until_complete(many(call, tasks, tasks))
+        samples = {"sesh": Sample(), "raw": Sample()}
+        for turn in range(rounds):
+            order = ["sesh", "raw"] if turn % 2 == 0 else ["raw", "sesh"]
+            for name in order:
+                rounds_of = functools.partial(_complete, loop, many, calls[name], tasks, n)
+                measured(rounds_of, samples[name])
+        found[tasks] = summary(samples["sesh"], samples["raw"])
+        found[tasks]["redis-benchmark"] = redis_benchmark(port, tasks, n * 4)
+    loop.run_until_complete(store.aclose())
+    loop.run_until_complete(raw.aclose())
+    loop.close()
+    return found
+
+
+def _complete(loop: asyncio.AbstractEventLoop, many: Any, call: Any, tasks: int, total: int) -> int:
+    return loop.run_until_complete(many(call, tasks, total))  # type: ignore[no-any-return]
+
+
+def _cell(r: dict[str, float]) -> str:
+    return f"{r['ratio']:.2f} ({r['q1']:.2f}-{r['q3']:.2f}, ±{r['spread']:.0%})"
+
+
+def report(sizes: dict[str, int], out: Path) -> str:
+    server = RedisServer()
+    server.start()
+    try:
+        pinned = pin(server)
+        started = time.monotonic()
+        sync = bench_sync(server.url, sizes["n"], sizes["rounds"])
+        concurrent = bench_async(server.url, server.port, sizes["async_n"], sizes["rounds"])
+    finally:
+        server.close()
+    lines = header("sesh's own Redis path against raw redis-py")
+    lines += [
+        f"{pinned}. {sizes['rounds']} interleaved rounds (who goes first alternates); sync"
+        f" rounds of {sizes['n']:,} calls, asyncio rounds of {sizes['async_n']:,}. Each"
+        " ratio: the median of the per-round ratios of ops/s (above 1: sesh faster), the"
+        " interquartile range in brackets with its half-width as a share of the median;"
+        " full range under it. CPU: the client's process time per call (median of rounds).",
+        "Reproduce: `.venv/bin/python -m benchmarks.fast_path`.",
+        "",
+        "## Sync: a store from `sesh.from_url` against `redis.Redis.from_url` sending the"
+        " same command (one thread)",
+        "",
+        "| verb | sesh / raw (IQR, ±) | full range | sesh ops/s | raw ops/s |"
+        " client CPU µs/call: sesh, raw |",
+        "|---|---|---|---|---|---|",
+    ]
+    for verb, r in sync.items():
+        lines.append(
+            f"| {verb} | {_cell(r)} | {r['low']:.2f}-{r['high']:.2f} | {r['ours']:,.0f} |"
+            f" {r['base']:,.0f} | {r['ours_cpu']:.1f}, {r['base_cpu']:.1f} |"
+        )
+    lines += [
+        "",
+        "## asyncio: `get` from N tasks on one store from `sesh.async_from_url` against one"
+        " `redis.asyncio.Redis.from_url` client (its pool, room for 256 connections)",
+        "",
+        "| tasks | sesh / raw (IQR, ±) | full range | sesh gets/s | raw gets/s |"
+        " client CPU µs/call: sesh, raw | redis-benchmark -c N gets/s | sesh / redis-benchmark |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for tasks, r in concurrent.items():
+        lines.append(
+            f"| {tasks} | {_cell(r)} | {r['low']:.2f}-{r['high']:.2f} | {r['ours']:,.0f} |"
+            f" {r['base']:,.0f} | {r['ours_cpu']:.1f}, {r['base_cpu']:.1f} |"
+            f" {r['redis-benchmark']:,.0f} | {r['ours'] / r['redis-benchmark']:.2f} |"
+        )
+    lines += ["", f"The run took {time.monotonic() - started:.0f} s.", ""]
+    if charts.available():
+        _chart(out, sync, concurrent)
+        lines += ["![fast path](fast_path.png)", ""]
+    return "\n".join(lines)
+
+
+def _chart(out: Path, sync: dict[str, Any], concurrent: dict[int, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    for ax, title, groups in (
+        (axes[0], "sync, per verb", {k: v for k, v in sync.items()}),
+        (axes[1], "asyncio get, per task count", {str(k): v for k, v in concurrent.items()}),
+    ):
+        names = list(groups)
+        mids = [groups[k]["ratio"] for k in names]
+        below = [groups[k]["ratio"] - groups[k]["low"] for k in names]
+        above = [groups[k]["high"] - groups[k]["ratio"] for k in names]
+        ax.bar(names, mids, yerr=[below, above], capsize=4, color="#4c72b0")
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_title(title)
+        ax.set_ylabel("sesh / raw redis-py (bars: full range)")
+    fig.tight_layout()
+    fig.savefig(out / "fast_path.png", dpi=100)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: check, not measure")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    text = report(QUICK if args.quick else FULL, args.out)
+    (args.out / "fast_path.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
