@@ -23,6 +23,7 @@ from typing import Any
 
 import redis
 
+from sesh.backends._memory_reaper import LOOK_AGAIN
 from sesh.backends.memory import MemoryStore
 from sesh.backends.redis import RedisStore
 from sesh.backends.sqlite import SqliteStore
@@ -127,7 +128,8 @@ def bytes_per_session(url: str, directory: str, count: int) -> dict[str, float]:
 
 
 def reclaim(count: int) -> dict[str, float]:
-    """MemoryStore's traced memory, as a share of what it held, through a mass expiry."""
+    """MemoryStore's traced memory, as a share of what it held, through a mass expiry: once
+    its reaper thread has had time to act with no call made, and after one more ``set``."""
     clock = FakeClock()  # filling a million takes longer than their ttl: time stands still
     gc.collect()
     tracemalloc.start()
@@ -137,6 +139,8 @@ def reclaim(count: int) -> dict[str, float]:
         store.set(1337)
     full = tracemalloc.get_traced_memory()[0] - start
     clock.advance(1.1)
+    # No call: the reaper looks at a store on an injected clock at least once a second.
+    time.sleep(LOOK_AGAIN + 1.0)
     gc.collect()
     idle = tracemalloc.get_traced_memory()[0] - start
     store.set(1337)  # one write, of another session

@@ -7,15 +7,17 @@ so tests can move time instead of sleeping.
 
 from __future__ import annotations
 
+import heapq
+import math
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import urlsplit
 
 from typing_extensions import Self, Unpack, assert_never
 
+from sesh.backends import _memory_reaper
 from sesh.backends.base import (
     AsyncStore,
     BaseStore,
@@ -41,33 +43,53 @@ __all__ = ["AsyncMemoryStore", "MemoryStore"]
 Clock = Callable[[], float]
 
 
-class _Entry(NamedTuple):
-    """A session as the store keeps it."""
+# A session as the store keeps it: (user_id, expires_at) in the default layout, and
+# (user_id, expires_at, max_at, user_index) when it has an absolute deadline (max_age) or
+# is filed under its user's index (track_users). expires_at and max_at are clock seconds
+# or None. Plain tuples: the smallest object that holds them (bytes per session count).
+_Entry = tuple[Any, ...]
 
-    user_id: str
-    expires_at: float | None
-    max_at: float | None
-    """The absolute deadline (``max_age``), or None."""
-    user_index: str | None
-    """The user's index it is filed under (``track_users``), or None."""
+GRAIN = 1.0
+"""Seconds of deadlines that share one expiry bucket."""
+
+BATCH = 256
+"""Expired sessions a write removes at most, and the reaper per hold of the lock."""
+
+
+def _record(
+    user_id: str, expires_at: float | None, max_at: float | None, index: str | None
+) -> _Entry:
+    if max_at is None and index is None:
+        return (user_id, expires_at)
+    return (user_id, expires_at, max_at, index)
 
 
 class _Sessions:
     """The state behind a MemoryStore or an AsyncMemoryStore, safe across threads.
 
-    Every write sets a deadline of at most now + the store's one ttl (or max_age), and
-    moves the key to the end of the ordered dict; so once the front entry is live, every
-    entry written a ttl or more ago has expired, and expired sessions are removed from the
-    front, each once, as later writes come by. A user index is a set of keys, which
-    loses a key whenever its session goes.
+    Sessions are in a dict. A new session with a deadline also files its key in the
+    bucket of that deadline (``GRAIN`` seconds wide; a heap holds the buckets in order),
+    so expired sessions are found without a scan: a write removes up to ``BATCH`` of them
+    from the buckets that are due, and the process's reaper thread (``_memory_reaper``)
+    removes the rest when they fall due, with no call needed, then copies the tables once
+    three quarters of their peak is gone (a dict never gives its table back by itself).
+    A refresh only ever moves a deadline later, so it files nothing: a key found still
+    live in a bucket that is due is filed again under its current deadline, and a key
+    whose session is gone (ended, rotated away) is skipped. So each session takes one
+    slot in one bucket, however often it is refreshed. A user index is a dict of keys,
+    which loses a key whenever its session goes.
     """
 
-    __slots__ = ("_clock", "_entries", "_lock", "_peak", "_users")
+    __slots__ = ("__weakref__", "_buckets", "_clock", "_entries", "_first_due", "_lock",
+                 "_peak", "_slots", "_users")  # fmt: skip
 
     def __init__(self, clock: Clock | None) -> None:
         self._clock: Clock = time.monotonic if clock is None else clock
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._entries: dict[str, _Entry] = {}
         self._users: dict[str, dict[str, None]] = {}
+        self._buckets: dict[int, list[str]] = {}
+        self._slots: list[int] = []  # a heap of the buckets' numbers
+        self._first_due: float | None = None  # when the earliest bucket falls due
         self._lock = threading.Lock()
         self._peak = 0  # the most entries since the tables were last rebuilt
 
@@ -77,16 +99,21 @@ class _Sessions:
             match op:
                 case Fetch():
                     entry = self._live(op.key, now)
-                    if entry is not None and op.ttl_ms is not None:
+                    if entry is None:
+                        return None
+                    if op.ttl_ms is not None:
                         self._rewrite(op.key, op.key, entry, now, op.ttl_ms)
-                    return None if entry is None else entry.user_id
+                    return entry[0]
                 case Insert():
-                    self._purge(now)
+                    if self._first_due is not None and self._first_due <= now:
+                        self._purge(now, BATCH)
                     if self._live(op.key, now) is not None:
                         return False
-                    max_at = deadline(now, op.max_age_ms)
+                    max_at = None if op.max_age_ms is None else now + op.max_age_ms / 1000
                     expires_at = capped(deadline(now, op.ttl_ms), max_at)
-                    self._write(op.key, _Entry(op.value, expires_at, max_at, op.user_index))
+                    entry = _record(op.value, expires_at, max_at, op.user_index)
+                    self._write(op.key, entry)
+                    self._file(op.key, expires_at)
                     return True
                 case Refresh():
                     entry = self._live(op.key, now)
@@ -95,7 +122,7 @@ class _Sessions:
                     return entry is not None
                 case Delete():
                     entry = self._drop(op.key)
-                    return entry is not None and not is_expired(entry.expires_at, now)
+                    return entry is not None and not is_expired(entry[1], now)
                 case Rotate():
                     return self._rotate(op, now)
                 case ListUser():
@@ -104,7 +131,7 @@ class _Sessions:
                 case DeleteUser():
                     keys = list(self._users.get(op.user_index, ()))
                     entries = [self._drop(key) for key in keys]
-                    return sum(1 for e in entries if e and not is_expired(e.expires_at, now))
+                    return sum(1 for e in entries if e and not is_expired(e[1], now))
                 case Take():
                     raise TypeError("a memory store rotates in one step: it takes no Take")
                 case _:
@@ -112,9 +139,29 @@ class _Sessions:
 
     def clear(self) -> None:
         with self._lock:
-            self._entries = OrderedDict()
+            self._entries = {}
             self._users = {}
+            self._buckets = {}
+            self._slots = []
+            self._first_due = None
             self._peak = 0
+
+    def due_in(self) -> float | None:
+        """Seconds until expired sessions are due to be removed; None: none are. Read
+        without the lock (by the reaper, which must never wait on a store while holding
+        its own): a value a moment old only moves a reap by a moment."""
+        first = self._first_due
+        return None if first is None else first - self._clock()
+
+    def reap(self) -> None:
+        """Removes every expired session that is due, ``BATCH`` per hold of the lock."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                if self._first_due is None or self._first_due > now:
+                    self._shrink()
+                    return
+                self._purge(now, BATCH)
 
     def _rotate(self, op: Rotate, now: float) -> bool | None:
         entry = self._live(op.key, now)
@@ -127,7 +174,7 @@ class _Sessions:
 
     def _live(self, key: str, now: float) -> _Entry | None:
         entry = self._entries.get(key)
-        if entry is not None and is_expired(entry.expires_at, now):
+        if entry is not None and entry[1] is not None and entry[1] <= now:
             self._drop(key)
             return None
         return entry
@@ -135,39 +182,81 @@ class _Sessions:
     def _rewrite(self, old: str, key: str, entry: _Entry, now: float, ttl_ms: int | None) -> None:
         # A session written again with a fresh ttl, but never past its absolute deadline:
         # refreshed in place (key == old), or rotated to a new key.
+        expires_at = None if ttl_ms is None else now + ttl_ms / 1000
+        if len(entry) == 2:
+            entry = (entry[0], expires_at)
+        else:
+            max_at = entry[2]
+            if max_at is not None and (expires_at is None or max_at < expires_at):
+                expires_at = max_at
+            entry = (entry[0], expires_at, max_at, entry[3])
         if old != key:
             self._drop(old)
-        expires_at = capped(deadline(now, ttl_ms), entry.max_at)
-        self._write(key, entry._replace(expires_at=expires_at))
+            self._write(key, entry)
+            self._file(key, expires_at)
+        else:
+            self._write(key, entry)  # a later deadline: its bucket finds it live, files it again
 
     def _write(self, key: str, entry: _Entry) -> None:
-        self._entries[key] = entry
-        self._entries.move_to_end(key)
-        self._peak = max(self._peak, len(self._entries))
-        if entry.user_index is not None:
-            self._users.setdefault(entry.user_index, {})[key] = None
+        entries = self._entries
+        entries[key] = entry
+        if len(entries) > self._peak:
+            self._peak = len(entries)
+        if len(entry) == 4 and entry[3] is not None:
+            self._users.setdefault(entry[3], {})[key] = None
+
+    def _file(self, key: str, expires_at: float | None) -> None:
+        """Files ``key`` in the bucket of its deadline (none without one)."""
+        if expires_at is None:
+            return
+        slot = math.ceil(expires_at / GRAIN)
+        bucket = self._buckets.get(slot)
+        if bucket is None:
+            self._buckets[slot] = bucket = []
+            heapq.heappush(self._slots, slot)
+            due = slot * GRAIN
+            if self._first_due is None or due < self._first_due:
+                self._first_due = due
+                _memory_reaper.register(self)
+        bucket.append(key)
 
     def _drop(self, key: str) -> _Entry | None:
         entry = self._entries.pop(key, None)
-        if entry is not None and entry.user_index is not None:
-            keys = self._users[entry.user_index]
+        if entry is not None and len(entry) == 4 and entry[3] is not None:
+            keys = self._users[entry[3]]
             del keys[key]
             if not keys:
-                del self._users[entry.user_index]
+                del self._users[entry[3]]
         return entry
 
-    def _purge(self, now: float) -> None:
-        entries = self._entries
-        while entries:
-            key, entry = next(iter(entries.items()))
-            if not is_expired(entry.expires_at, now):
-                break
-            self._drop(key)
-        if len(entries) * 4 < self._peak:
+    def _purge(self, now: float, budget: int) -> None:
+        # Goes through up to ``budget`` keys of the buckets that are due: an expired
+        # session is removed, a refreshed one filed again under its later deadline.
+        slots, buckets, entries = self._slots, self._buckets, self._entries
+        while slots and slots[0] * GRAIN <= now and budget > 0:
+            slot = slots[0]
+            bucket = buckets[slot]
+            while bucket and budget > 0:
+                budget -= 1
+                key = bucket.pop()
+                entry = entries.get(key)
+                if entry is None or entry[1] is None:
+                    continue
+                if entry[1] <= now:
+                    self._drop(key)
+                elif math.ceil(entry[1] / GRAIN) != slot:
+                    self._file(key, entry[1])
+            if not bucket:
+                del buckets[heapq.heappop(slots)]
+        self._first_due = slots[0] * GRAIN if slots else None
+
+    def _shrink(self) -> None:
+        if len(self._entries) * 4 < self._peak:
             # A dict keeps its table at its largest size; after a mass expiry, copying
             # what is left gives the memory back (at most once per 3/4 of the peak gone).
-            self._entries = OrderedDict(entries)
+            self._entries = dict(self._entries)
             self._users = dict(self._users)
+            self._buckets = {slot: list(keys) for slot, keys in self._buckets.items()}
             self._peak = len(self._entries)
 
 

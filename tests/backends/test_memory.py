@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sesh._validate import Ttl
@@ -40,15 +41,43 @@ class TestMemoryStoreOnTheRealClock(SessionStoreConformance):
         return MemoryStore(prefix=prefix, ttl=ttl, **options)
 
 
-def test_a_mass_expiry_gives_the_tables_back() -> None:
+def _until(condition: Any, seconds: float = 3.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_a_mass_expiry_gives_the_tables_back_with_no_call() -> None:
+    # The reaper thread looks at a store on an injected clock at least once a second.
     clock = FakeClock()
     store = MemoryStore(ttl=1, clock=clock, track_users=True)
     for n in range(4000):
         store.set(f"user-{n % 50}")
+    kept = MemoryStore(ttl=60, clock=clock)  # another store, whose sessions stay
+    kept_id = kept.set("bob")
     tables = store._sessions._entries
     clock.advance(1.5)
-    kept = store.set("alice")  # one write, of another session: it purges the rest
-    assert store._sessions._entries is not tables, "the emptied table was kept"
-    assert list(store._sessions._entries) == [store._core.key(kept)]
-    assert list(store._sessions._users) == [store._core.index_key("alice")]
-    assert store.sessions("alice") == [kept]
+    assert _until(lambda: store._sessions._entries is not tables), "the tables were kept"
+    assert store._sessions._entries == {}
+    assert store._sessions._users == {}
+    assert store._sessions._buckets == {}
+    assert kept.get(kept_id) == "bob"
+    alice = store.set("alice")
+    assert store.sessions("alice") == [alice]
+
+
+def test_refreshing_a_session_files_nothing_more() -> None:
+    # One slot per session in the expiry buckets, however often it is refreshed.
+    clock = FakeClock()
+    store = MemoryStore(ttl=30, clock=clock)
+    session_id = store.set("alice")
+    for _ in range(1000):
+        clock.advance(0.5)
+        assert store.get(session_id, touch=True) == "alice"
+    slots = sum(len(keys) for keys in store._sessions._buckets.values())
+    assert slots == 1
+    clock.advance(31)
+    assert store.get(session_id) is None
