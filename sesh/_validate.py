@@ -7,7 +7,7 @@ no session (no error, and no backend call).
 
 from __future__ import annotations
 
-import base64
+import binascii
 import math
 import re
 import secrets
@@ -50,7 +50,7 @@ Ttl = int | float | timedelta | None
 
 def new_session_id() -> str:
     """Draws a fresh session id: standard base64 of 32 bytes from ``secrets``."""
-    return base64.b64encode(secrets.token_bytes(ID_BYTES)).decode("ascii")
+    return binascii.b2a_base64(secrets.token_bytes(ID_BYTES), newline=False).decode("ascii")
 
 
 def is_session_id(session_id: object) -> bool:
@@ -79,6 +79,9 @@ def _check_text(value: str, what: str, limit: int) -> str:
     return str(value)
 
 
+_SHORT_INT = 10**18
+
+
 def check_user_id(user_id: object) -> str:
     """Validates a user id and returns it as the str that is stored.
 
@@ -86,6 +89,8 @@ def check_user_id(user_id: object) -> str:
         TypeError: not a str or an int (bool is refused: it is almost always a bug).
         ValueError: empty, not valid UTF-8 text, or over ``MAX_USER_ID_BYTES``.
     """
+    if type(user_id) is int and -_SHORT_INT < user_id < _SHORT_INT:
+        return str(user_id)  # digits and a sign: never empty, never over the limit
     if isinstance(user_id, str):
         return _check_text(user_id, "user_id", MAX_USER_ID_BYTES)
     if isinstance(user_id, int) and not isinstance(user_id, bool):

@@ -10,10 +10,13 @@ first registration, ends when no store is registered, and a forked child starts 
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import weakref
 from typing import Protocol
+
+_log = logging.getLogger("sesh")
 
 __all__ = ["LOOK_AGAIN", "Reapable", "register"]
 
@@ -44,7 +47,7 @@ def register(store: Reapable) -> None:
         if _pid != os.getpid():  # a forked child: its parent's thread does not exist here
             _pid, _thread = os.getpid(), None
         _stores.add(store)
-        if _thread is None:
+        if _thread is None or not _thread.is_alive():
             _thread = threading.Thread(target=_run, name="sesh memory reaper", daemon=True)
             _thread.start()
         else:
@@ -58,7 +61,11 @@ def _run() -> None:
             due: list[Reapable] = []
             sleep = LOOK_AGAIN
             for store in list(_stores):
-                left = store.due_in()
+                try:
+                    left = store.due_in()
+                except Exception as exc:
+                    _failed(store, exc)
+                    continue
                 if left is None:
                     _stores.discard(store)
                 elif left <= 0:
@@ -72,5 +79,18 @@ def _run() -> None:
                 _wake.wait(sleep)
                 continue
         for store in due:  # outside the lock: a store's reap takes its own
-            store.reap()
+            try:
+                store.reap()
+            except Exception as exc:
+                with _lock:
+                    _failed(store, exc)
         del due
+
+
+def _failed(store: Reapable, exc: Exception) -> None:
+    # A store whose clock or state fails is left alone (its callers will meet the same
+    # failure) rather than ending the thread for every store. The exception's text is not
+    # logged: it could quote a key, which holds a session id.
+    _log.error("sesh memory reaper: a store failed (%s); it is no longer reaped",
+               type(exc).__name__)  # fmt: skip
+    _stores.discard(store)

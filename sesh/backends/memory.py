@@ -34,7 +34,6 @@ from sesh.backends.base import (
     Take,
     Ttl,
     capped,
-    deadline,
     is_expired,
 )
 
@@ -54,6 +53,11 @@ GRAIN = 1.0
 
 BATCH = 256
 """Expired sessions a write removes at most, and the reaper per hold of the lock."""
+
+
+def _slot(expires_at: float) -> int:
+    # The bucket that falls due at a deadline, or the first after it: never before.
+    return math.ceil(expires_at / GRAIN)
 
 
 def _record(
@@ -109,8 +113,11 @@ class _Sessions:
                         self._purge(now, BATCH)
                     if self._live(op.key, now) is not None:
                         return False
-                    max_at = None if op.max_age_ms is None else now + op.max_age_ms / 1000
-                    expires_at = capped(deadline(now, op.ttl_ms), max_at)
+                    expires_at = None if op.ttl_ms is None else now + op.ttl_ms / 1000
+                    max_at = None
+                    if op.max_age_ms is not None:
+                        max_at = now + op.max_age_ms / 1000
+                        expires_at = capped(expires_at, max_at)
                     entry = _record(op.value, expires_at, max_at, op.user_index)
                     self._write(op.key, entry)
                     self._file(op.key, expires_at)
@@ -209,7 +216,7 @@ class _Sessions:
         """Files ``key`` in the bucket of its deadline (none without one)."""
         if expires_at is None:
             return
-        slot = math.ceil(expires_at / GRAIN)
+        slot = _slot(expires_at)
         bucket = self._buckets.get(slot)
         if bucket is None:
             self._buckets[slot] = bucket = []
@@ -244,7 +251,7 @@ class _Sessions:
                     continue
                 if entry[1] <= now:
                     self._drop(key)
-                elif math.ceil(entry[1] / GRAIN) != slot:
+                elif _slot(entry[1]) != slot:
                     self._file(key, entry[1])
             if not bucket:
                 del buckets[heapq.heappop(slots)]

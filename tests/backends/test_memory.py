@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from sesh._validate import Ttl
 from sesh.backends.memory import AsyncMemoryStore, MemoryStore
 from sesh.testing import (
@@ -81,3 +83,26 @@ def test_refreshing_a_session_files_nothing_more() -> None:
     assert slots == 1
     clock.advance(31)
     assert store.get(session_id) is None
+
+
+def test_a_store_whose_clock_fails_does_not_stop_the_reaper_for_others(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broken = {"now": False}
+    clock = FakeClock()
+
+    def failing() -> float:
+        if broken["now"]:
+            raise RuntimeError("clock gone")
+        return clock()
+
+    bad = MemoryStore(ttl=1, clock=failing)
+    bad_id = bad.set("mallory")
+    good = MemoryStore(ttl=1, clock=clock)
+    for _ in range(100):
+        good.set("alice")
+    broken["now"] = True
+    clock.advance(1.5)
+    assert _until(lambda: good._sessions._entries == {})
+    assert "no longer reaped" in caplog.text
+    assert bad_id not in caplog.text
