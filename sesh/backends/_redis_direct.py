@@ -19,7 +19,15 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from sesh.backends._redis_wire import MORE, Replies, connection_factory, lost, pack
+from sesh.backends._redis_wire import (
+    FORK_LOCK,
+    MORE,
+    Replies,
+    StoreClosed,
+    connection_factory,
+    lost,
+    pack,
+)
 
 __all__ = ["DirectLink"]
 
@@ -32,9 +40,10 @@ _RECHECK = 0.005
 class _Connection:
     """One connection: redis-py's (it connected and shook hands), its socket, a reader."""
 
-    __slots__ = ("_buffer", "_conn", "_replies", "_sock")
+    __slots__ = ("_buffer", "_conn", "_replies", "_sock", "epoch")
 
-    def __init__(self, cls: type, kwargs: dict[str, Any]) -> None:
+    def __init__(self, cls: type, kwargs: dict[str, Any], epoch: int) -> None:
+        self.epoch = epoch  # the link's count of lost connections when this one was made
         self._conn = cls(**kwargs)
         self._conn.connect()  # TCP or Unix, TLS, AUTH, HELLO, SELECT: redis-py's own
         self._sock = self._conn._sock
@@ -68,8 +77,8 @@ class DirectLink:
     ``wait`` seconds. After ``os.fork()`` the child opens its own and never touches the
     parent's."""
 
-    __slots__ = ("_all", "_cls", "_cond", "_free", "_kwargs", "_max", "_opening", "_pid",
-                 "_wait", "_waiting")  # fmt: skip
+    __slots__ = ("_all", "_cls", "_cond", "_epoch", "_free", "_generation", "_kwargs", "_max",
+                 "_opening", "_pid", "_wait", "_waiting")  # fmt: skip
 
     def __init__(self, client: Any, *, max_connections: int, wait: float) -> None:
         self._cls, self._kwargs = connection_factory(client)
@@ -78,12 +87,16 @@ class DirectLink:
         self._start()
 
     def _start(self) -> None:
-        self._pid = os.getpid()
         self._free: list[_Connection] = []
         self._all: set[_Connection] = set()
         self._opening = 0
         self._waiting = 0
         self._cond = threading.Condition(threading.Lock())
+        # Connections lost so far: one lost says the others idle since may be too (a
+        # restarted Redis, a proxy's idle timeout), so those are not used again.
+        self._epoch = 0
+        self._generation = 0  # one more at each close: calls it cut short are not retried
+        self._pid = os.getpid()  # last: another thread seeing it sees the rest set
 
     def call(self, command: tuple[Any, ...]) -> Any:
         """The reply to ``command``; an error reply raised as redis-py's exception.
@@ -97,25 +110,35 @@ class DirectLink:
         if self._pid != os.getpid():
             # A forked child: the connections are its parent's (their sockets too). Drop
             # them without a word on the wire; the child's first call opens its own.
-            self._start()
+            with FORK_LOCK:
+                if self._pid != os.getpid():
+                    self._start()
         packed = pack(command)
         try:
             reply = self._once(packed)
+        except StoreClosed:
+            raise
         except RedisConnectionError:
-            reply = self._once(packed)
+            reply = self._once(packed)  # on a connection made after the loss
         if isinstance(reply, RedisError):
             raise reply
         return reply
 
     def _once(self, packed: bytes) -> Any:
+        generation = self._generation
         try:
             conn = self._free.pop()
+            while conn.epoch < self._epoch:  # idle since a loss: perhaps lost too
+                self._drop(conn)
+                conn = self._free.pop()
         except IndexError:
-            conn = self._take()
+            conn = self._take(generation)
         try:
             reply = conn.call(packed)
-        except BaseException:  # a timeout, a lost connection, an interrupt: state unknown
-            self._drop(conn)
+        except BaseException as exc:  # a timeout, a lost connection, an interrupt: state unknown
+            self._drop(conn, was_lost=isinstance(exc, RedisConnectionError))
+            if generation != self._generation:
+                raise StoreClosed("Connection to Redis closed: the store was closed") from None
             raise
         self._free.append(conn)
         if self._waiting:
@@ -123,7 +146,7 @@ class DirectLink:
                 self._cond.notify()
         return reply
 
-    def _take(self) -> _Connection:
+    def _take(self, generation: int) -> _Connection:
         deadline = None
         with self._cond:
             while True:
@@ -146,7 +169,7 @@ class DirectLink:
                 finally:
                     self._waiting -= 1
         try:
-            conn = _Connection(self._cls, self._kwargs)
+            conn = _Connection(self._cls, self._kwargs, self._epoch)
         except BaseException:
             with self._cond:
                 self._opening -= 1
@@ -154,21 +177,30 @@ class DirectLink:
             raise
         with self._cond:
             self._opening -= 1
-            self._all.add(conn)
+            closed = generation != self._generation
+            if not closed:
+                self._all.add(conn)
+        if closed:  # the store was closed while this connected
+            conn.close()
+            raise StoreClosed("Connection to Redis closed: the store was closed")
         return conn
 
-    def _drop(self, conn: _Connection) -> None:
+    def _drop(self, conn: _Connection, was_lost: bool = False) -> None:
         with self._cond:
             self._all.discard(conn)
+            if was_lost and conn.epoch == self._epoch:
+                self._epoch += 1
             self._cond.notify()
         conn.close()
 
     def close(self) -> None:
         """Closes every connection (those in use too: their calls fail)."""
         if self._pid != os.getpid():
-            self._start()
+            with FORK_LOCK:
+                self._start()
             return
         with self._cond:
+            self._generation += 1
             conns, self._all, self._free = list(self._all), set(), []
         for conn in conns:
             conn.close()

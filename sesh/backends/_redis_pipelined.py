@@ -22,7 +22,9 @@ nothing more is written while the transport's buffer is over its high-water mark
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import socket
 import weakref
 from collections import deque
 from typing import Any
@@ -31,7 +33,15 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from sesh.backends._redis_wire import MORE, Replies, connection_factory, lost, pack
+from sesh.backends._redis_wire import (
+    FORK_LOCK,
+    MORE,
+    Replies,
+    StoreClosed,
+    connection_factory,
+    lost,
+    pack,
+)
 
 __all__ = ["MAX_IN_FLIGHT", "PipelinedLink"]
 
@@ -42,7 +52,10 @@ MAX_IN_FLIGHT = 1024
 def _fresh(error: BaseException) -> BaseException:
     # One exception object per waiting call: a shared one would gather every raiser's
     # traceback.
-    return type(error)(*error.args)
+    try:
+        return type(error)(*error.args)
+    except Exception:  # a type that cannot be remade from its args
+        return RedisConnectionError(f"{type(error).__name__}: {error}")
 
 
 class _Pipe(asyncio.Protocol):
@@ -62,19 +75,24 @@ class _Pipe(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._progress = 0.0
         self._room: asyncio.Future[None] | None = None
+        self._written = 0  # waiting calls whose commands have been written
         self.error: BaseException | None = None  # set once the connection is done for
 
-    def attach(self, writer: asyncio.StreamWriter, unread: bytes) -> None:
+    def attach(self, writer: asyncio.StreamWriter, reader: asyncio.StreamReader) -> None:
         # The stream writer redis-py connected with stays referenced: its __del__ closes
         # the transport it no longer reads.
         self._writer = writer
         transport: Any = writer.transport
         self._transport = transport
         transport.set_protocol(self)
-        if transport.is_closing():
-            self._fail(lost())
+        # nothing, after a handshake that read all its replies
+        unread = bytes(reader._buffer)  # type: ignore[attr-defined]
+        if transport.is_closing() or reader.exception() is not None:
+            self._fail(lost(reader.exception()))
         elif unread:
             self.data_received(unread)
+        if self.error is None and reader.at_eof():  # the server closed it already
+            self._fail(lost())
 
     @property
     def full(self) -> bool:
@@ -91,6 +109,9 @@ class _Pipe(asyncio.Protocol):
         """Queues a command; the future gets its reply."""
         assert self._transport is not None
         reply = self._loop.create_future()
+        if self.error is not None:  # gone before this call got to it: the caller retries
+            reply.set_exception(_fresh(self.error))
+            return reply
         if not self._waiting:
             self._progress = self._loop.time()
             if self._timer is None and self._timeout is not None:
@@ -98,6 +119,7 @@ class _Pipe(asyncio.Protocol):
             if not self._out and not self._paused:
                 self._transport.write(packed)  # an idle connection: no reason to wait
                 self._waiting.append(reply)
+                self._written += 1
                 return reply
         self._out.append(packed)
         self._waiting.append(reply)
@@ -112,6 +134,7 @@ class _Pipe(asyncio.Protocol):
         if self._out and not self._paused and self.error is None:
             assert self._transport is not None
             data = b"".join(self._out)
+            self._written += len(self._out)
             self._out.clear()
             self._transport.write(data)
 
@@ -123,8 +146,9 @@ class _Pipe(asyncio.Protocol):
                 reply = replies.next()
                 if reply is MORE:
                     break
-                if not waiting:
+                if not self._written:  # (calls not yet written wait for nothing)
                     raise RedisConnectionError("Redis sent a reply no call was waiting for")
+                self._written -= 1
                 call = waiting.popleft()
                 if not call.done():  # a cancelled call's reply is read and dropped
                     call.set_result(reply)
@@ -182,7 +206,31 @@ class _Pipe(asyncio.Protocol):
             self._transport.abort()
 
     def close(self) -> None:
-        self._fail(lost(ConnectionAbortedError("the store was closed")))
+        self._fail(StoreClosed("Connection to Redis closed: the store was closed"))
+
+    def loop_closed(self) -> bool:
+        return self._loop.is_closed()
+
+    def shut(self) -> None:
+        """Ends the connection of a loop that was closed with it open (abort() needs the
+        loop): the server sees it end; the socket's descriptor goes with the transport."""
+        if self.error is None:
+            self.error = StoreClosed("Connection to Redis closed: its event loop was closed")
+        transport: Any = self._transport
+        if transport is None:
+            return
+        with contextlib.suppress(Exception):  # marks it closing; the rest needs the loop
+            transport.close()
+        # asyncio offers no way to close a transport whose loop is closed, so its socket
+        # is closed here, where the selector transport keeps it (under TLS, the one the
+        # TLS layer writes to); without it the descriptor stays open until collected.
+        inner = getattr(getattr(transport, "_ssl_protocol", None), "_transport", transport)
+        sock = getattr(inner, "_sock", None)
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+            inner._sock = None
 
 
 class PipelinedLink:
@@ -190,7 +238,7 @@ class PipelinedLink:
     pool makes its connections (redis-py connects and shakes hands; see ``_redis_wire``).
     After ``os.fork()`` the child opens its own and never touches the parent's."""
 
-    __slots__ = ("_cls", "_kwargs", "_opening", "_pid", "_pipes", "_timeout")
+    __slots__ = ("_cls", "_generation", "_kwargs", "_opening", "_pid", "_pipes", "_timeout")
 
     def __init__(self, client: Any) -> None:
         self._cls, self._kwargs = connection_factory(client)
@@ -198,13 +246,16 @@ class PipelinedLink:
         self._start()
 
     def _start(self) -> None:
-        self._pid = os.getpid()
+        # Keyed by loop, weakly; but a pipe holds its loop, so the pipes of loops closed
+        # with their connection open are swept by hand (_sweep).
         self._pipes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pipe] = (
             weakref.WeakKeyDictionary()
         )
         self._opening: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, asyncio.Future[_Pipe | None]
         ] = weakref.WeakKeyDictionary()
+        self._generation = 0  # one more at each aclose: a connect that spans one is dropped
+        self._pid = os.getpid()  # last: another thread seeing it sees the rest set
 
     async def call(self, command: tuple[Any, ...]) -> Any:
         """The reply to ``command``; an error reply raised as redis-py's exception.
@@ -216,10 +267,14 @@ class PipelinedLink:
                 timeout.
         """
         if self._pid != os.getpid():
-            self._start()  # a forked child: its parent's connections are not its own
+            with FORK_LOCK:  # a forked child: its parent's connections are not its own
+                if self._pid != os.getpid():
+                    self._start()
         packed = pack(command)
         try:
             reply = await self._once(packed)
+        except StoreClosed:
+            raise
         except RedisConnectionError:
             reply = await self._once(packed)
         if isinstance(reply, RedisError):
@@ -231,6 +286,8 @@ class PipelinedLink:
         pipe = self._pipes.get(loop)
         if pipe is None or pipe.error is not None:
             pipe = await self._open(loop)
+            if pipe.error is not None:  # lost while its waiters were woken
+                raise _fresh(pipe.error)
         if pipe.full:
             await pipe.room()
             if pipe.error is not None:
@@ -247,16 +304,21 @@ class PipelinedLink:
             pipe = await asyncio.shield(opening)
             if pipe is not None:
                 return pipe
+        self._sweep()
         opening = loop.create_future()
         self._opening[loop] = opening
+        generation = self._generation
         try:
             pipe = await self._connect(loop)
+            if generation != self._generation:  # the store was closed meanwhile
+                pipe.close()
+                raise StoreClosed("Connection to Redis closed: the store was closed")
         except asyncio.CancelledError:
             del self._opening[loop]
             opening.set_result(None)
             raise
         except BaseException as exc:
-            del self._opening[loop]
+            self._opening.pop(loop, None)
             opening.set_exception(_fresh(exc))
             opening.exception()  # retrieved: the callers waiting on it may all be gone
             raise
@@ -273,19 +335,32 @@ class PipelinedLink:
         # it (its __del__ would close it otherwise).
         conn._reader = conn._writer = None
         pipe = _Pipe(loop, self._timeout)
-        pipe.attach(writer, bytes(reader._buffer))
+        pipe.attach(writer, reader)
         return pipe
+
+    def _sweep(self) -> None:
+        for loop, pipe in list(self._pipes.items()):
+            if pipe.loop_closed():
+                del self._pipes[loop]
+                pipe.shut()
 
     async def aclose(self) -> None:
         """Closes this loop's connection (and asks other live loops to close theirs);
         calls waiting on them fail."""
         if self._pid != os.getpid():
-            self._start()
+            with FORK_LOCK:
+                self._start()
             return
+        self._generation += 1
         running = asyncio.get_running_loop()
-        pipes, self._pipes = dict(self._pipes), weakref.WeakKeyDictionary()
-        for loop, pipe in pipes.items():
+        pipes, self._pipes = list(self._pipes.items()), weakref.WeakKeyDictionary()
+        for loop, pipe in pipes:
             if loop is running:
                 pipe.close()
-            elif not loop.is_closed():
-                loop.call_soon_threadsafe(pipe.close)
+            elif pipe.loop_closed():
+                pipe.shut()
+            else:
+                try:
+                    loop.call_soon_threadsafe(pipe.close)
+                except RuntimeError:  # that loop closed just now
+                    pipe.shut()

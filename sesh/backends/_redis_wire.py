@@ -9,6 +9,7 @@ asyncio), so the store's errors, retries and redaction stay those of ``sesh.back
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -18,12 +19,18 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 __all__ = [
+    "FORK_LOCK",
     "MORE",
     "Replies",
+    "StoreClosed",
     "connection_factory",
     "lost",
     "pack",
 ]
+
+FORK_LOCK = threading.Lock()
+"""Held while a link notices it is in a forked child and drops its parent's connections:
+threads of the child that call at once do that once (rare: never held in the parent)."""
 
 pack = hiredis.pack_command
 """The RESP bytes of a command (a tuple of str, bytes, int or float), in C."""
@@ -64,6 +71,10 @@ class Replies:
         if type(reply) is hiredis.ReplyError:
             return BaseParser.parse_error(str(reply))  # type: ignore[no-untyped-call]
         return reply
+
+
+class StoreClosed(RedisConnectionError):
+    """The store was closed while the call waited: not retried on a new connection."""
 
 
 def lost(exc: BaseException | None = None) -> RedisConnectionError:

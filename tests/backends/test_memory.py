@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from sesh.testing import (
     SessionStoreConformance,
     WithFakeClock,
 )
+from testbed.polling import until
 
 
 class _FakeTime(WithFakeClock):
@@ -43,15 +43,6 @@ class TestMemoryStoreOnTheRealClock(SessionStoreConformance):
         return MemoryStore(prefix=prefix, ttl=ttl, **options)
 
 
-def _until(condition: Any, seconds: float = 3.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 def test_a_mass_expiry_gives_the_tables_back_with_no_call() -> None:
     # The reaper thread looks at a store on an injected clock at least once a second.
     clock = FakeClock()
@@ -62,7 +53,7 @@ def test_a_mass_expiry_gives_the_tables_back_with_no_call() -> None:
     kept_id = kept.set("bob")
     tables = store._sessions._entries
     clock.advance(1.5)
-    assert _until(lambda: store._sessions._entries is not tables), "the tables were kept"
+    assert until(lambda: store._sessions._entries is not tables), "the tables were kept"
     assert store._sessions._entries == {}
     assert store._sessions._users == {}
     assert store._sessions._buckets == {}
@@ -103,6 +94,6 @@ def test_a_store_whose_clock_fails_does_not_stop_the_reaper_for_others(
         good.set("alice")
     broken["now"] = True
     clock.advance(1.5)
-    assert _until(lambda: good._sessions._entries == {})
+    assert until(lambda: good._sessions._entries == {})
     assert "no longer reaped" in caplog.text
     assert bad_id not in caplog.text

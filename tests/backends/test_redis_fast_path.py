@@ -19,6 +19,7 @@ import redis
 
 import sesh
 from sesh.backends.redis import AsyncRedisStore, RedisStore
+from testbed.polling import until
 from testbed.servers import RedisServer, free_port
 
 
@@ -319,3 +320,71 @@ def test_tls(tmp_path: Path) -> None:
             untrusting.set("alice")
     finally:
         server.close()
+
+
+def connected(admin: redis.Redis) -> int:
+    """Clients connected now, less the one asking."""
+    return int(admin.info("clients")["connected_clients"]) - 1
+
+
+def test_every_idle_connection_lost_in_a_restart_is_replaced_with_no_error(
+    server: RedisServer,
+) -> None:
+    # Eight threads leave eight idle connections; Redis restarts; eight calls all succeed.
+    store = RedisStore.from_url(server.url, ttl=60)
+    session_id = store.set("alice")
+    barrier = threading.Barrier(8)
+
+    def hold() -> None:
+        barrier.wait()
+        store.get(session_id)
+
+    threads = [threading.Thread(target=hold) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    server.kill()
+    server.start(port=server.port)
+    new_id = store.set("bob")
+    assert [store.get(new_id) for _ in range(8)] == ["bob"] * 8
+    store.close()
+
+
+def test_closing_an_async_store_ends_every_call_and_leaves_no_connection(
+    server: RedisServer,
+) -> None:
+    async def main() -> None:
+        admin = redis.Redis.from_url(server.url)
+        store = AsyncRedisStore.from_url(server.url, ttl=60)
+        session_id = await store.set("alice")
+        # calls waiting on a connection being made, and calls in flight, then aclose
+        fresh = AsyncRedisStore.from_url(server.url, ttl=60)
+        first = [asyncio.ensure_future(fresh.get(session_id)) for _ in range(5)]
+        busy = [asyncio.ensure_future(store.get(session_id)) for _ in range(10)]
+        await asyncio.sleep(0)
+        await fresh.aclose()
+        await store.aclose()
+        results = await asyncio.wait_for(
+            asyncio.gather(*first, *busy, return_exceptions=True), timeout=3
+        )
+        for result in results:
+            assert result == "alice" or isinstance(result, sesh.BackendError), result
+        assert until(lambda: connected(admin) == 0), "a connection outlived aclose"
+        admin.close()
+
+    asyncio.run(main())
+
+
+def test_a_store_used_from_many_event_loops_keeps_no_connection_of_a_closed_one(
+    server: RedisServer,
+) -> None:
+    store = AsyncRedisStore.from_url(server.url, ttl=60)
+    session_id = asyncio.run(store.set("alice"))
+    for _ in range(20):  # asyncio.run per job: a new loop each time
+        assert asyncio.run(store.get(session_id)) == "alice"
+    admin = redis.Redis.from_url(server.url)
+    assert until(lambda: connected(admin) <= 2), connected(admin)
+    asyncio.run(store.aclose())  # ends the last closed loop's connection too
+    assert until(lambda: connected(admin) == 0), connected(admin)
+    admin.close()
