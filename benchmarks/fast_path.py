@@ -5,7 +5,8 @@
 core 0 and runs the client on core 1 (where ``os.sched_setaffinity`` allows), then:
 
 - sync: each verb on a store from ``sesh.from_url`` against ``redis.Redis.from_url``
-  sending the very command sesh sends (``execute_command``), on one thread;
+  sending the very command sesh sends (``execute_command``), on one thread (rotate,
+  sessions and die_all on a store with ``track_users``: the same EVALSHA);
 - asyncio: ``get`` from 1 to 256 tasks on one store from ``sesh.async_from_url`` against
   one ``redis.asyncio.Redis.from_url`` client (its default pool, with room for 256
   connections), and against ``redis-benchmark -c N`` (the server's ceiling here).
@@ -36,10 +37,14 @@ from benchmarks import charts
 from benchmarks._common import header
 from benchmarks.concurrency import redis_benchmark
 from benchmarks.floor import new_id
+from sesh.backends.redis import RedisStore
 from testbed.servers import RedisServer
 
 TTL_MS = 3_600_000
-FULL = {"n": 3000, "rounds": 9, "async_n": 12000}
+# Rounds of a few tenths of a second each: shorter ones let a moment's load elsewhere on a
+# shared machine decide a whole round (rounds of 3,000 calls had interquartile ranges up
+# to ±25% of the median).
+FULL = {"n": 10000, "rounds": 9, "async_n": 40000}
 QUICK = {"n": 50, "rounds": 3, "async_n": 512}
 LEVELS = [1, 16, 64, 256]
 
@@ -90,21 +95,48 @@ def bench_sync(url: str, n: int, rounds: int) -> dict[str, dict[str, float]]:
     one = store.set("1337")
     key = f"bench:{one}"
 
+    # The verbs that are scripts (EVALSHA), on a store with track_users: each user of
+    # die_all has one session, and "listed" three.
+    tracked: Any = RedisStore.from_url(url, prefix="bench", ttl=TTL_MS / 1000, track_users=True)
+    for _ in range(3):
+        tracked.set("listed")
+    counter = iter(range(10**9))
+
     def fresh(count: int) -> list[str]:
         return [store.set("1337") for _ in range(count)]
 
+    def fresh_tracked(count: int) -> list[str]:
+        return [tracked.set("1337") for _ in range(count)]
+
+    def fresh_users(count: int) -> list[str]:
+        users = [f"user-{next(counter)}" for _ in range(count)]
+        for user in users:
+            tracked.set(user)
+        return users
+
+    def rotated(session_id: str) -> tuple[Any, ...]:
+        op = next(tracked._core.rotate_flow(session_id, True))  # the Rotate sesh sends
+        command: tuple[Any, ...] = tracked._command(op)
+        return command
+
     # Per verb: sesh's call on an argument, and the command sesh sends for that argument.
-    verbs: dict[str, tuple[Callable[[str], Any], Callable[[str], tuple[Any, ...]], bool]] = {
+    Made = Callable[[int], list[str]] | None
+    verbs: dict[str, tuple[Callable[[str], Any], Callable[[str], tuple[Any, ...]], Made]] = {
         "set": (lambda _: store.set("1337"),
-                lambda _: ("SET", f"bench:{new_id()}", "1337", "NX", "PX", TTL_MS), False),
-        "get": (lambda _: store.get(one), lambda _: ("GET", key), False),
+                lambda _: ("SET", f"bench:{new_id()}", "1337", "NX", "PX", TTL_MS), None),
+        "get": (lambda _: store.get(one), lambda _: ("GET", key), None),
         "get(touch)": (lambda _: store.get(one, touch=True),
-                       lambda _: ("GETEX", key, "PX", TTL_MS), False),
-        "liv": (lambda _: store.liv(one), lambda _: ("PEXPIRE", key, TTL_MS), False),
-        "die": (store.die, lambda i: ("DEL", f"bench:{i}"), True),
+                       lambda _: ("GETEX", key, "PX", TTL_MS), None),
+        "liv": (lambda _: store.liv(one), lambda _: ("PEXPIRE", key, TTL_MS), None),
+        "die": (store.die, lambda i: ("DEL", f"bench:{i}"), fresh),
+        "rotate": (tracked.rotate, rotated, fresh_tracked),
+        "sessions": (lambda _: tracked.sessions("listed"),
+                     lambda _: tracked._command(tracked._core.list_user_op("listed")), None),
+        "die_all": (tracked.die_all,
+                    lambda u: tracked._command(tracked._core.delete_user_op(u)), fresh_users),
     }  # fmt: skip
     found = {}
-    for verb, (ours, command, consumes) in verbs.items():
+    for verb, (ours, command, made) in verbs.items():
         samples = {"sesh": Sample(), "raw": Sample()}
 
         def run_sesh(args: list[str], ours: Callable[[str], Any] = ours) -> int:
@@ -120,7 +152,7 @@ def bench_sync(url: str, n: int, rounds: int) -> dict[str, dict[str, float]]:
         for turn in range(rounds):
             order = ["sesh", "raw"] if turn % 2 == 0 else ["raw", "sesh"]
             for name in order:
-                args = fresh(n) if consumes else [""] * n
+                args = made(n) if made is not None else [""] * n
                 if name == "sesh":
                     measured(functools.partial(run_sesh, args), samples[name])
                 else:
@@ -128,6 +160,7 @@ def bench_sync(url: str, n: int, rounds: int) -> dict[str, dict[str, float]]:
                     measured(functools.partial(run_raw, commands), samples[name])
         found[verb] = summary(samples["sesh"], samples["raw"])
     store.close()
+    tracked.close()
     raw.flushdb()
     raw.close()
     return found
