@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import ReadOnlyError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sesh.backends._redis_wire import (
@@ -25,6 +25,7 @@ from sesh.backends._redis_wire import (
     Replies,
     StoreClosed,
     connection_factory,
+    demoted,
     lost,
     pack,
 )
@@ -140,6 +141,11 @@ class DirectLink:
             if generation != self._generation:
                 raise StoreClosed("Connection to Redis closed: the store was closed") from None
             raise
+        if type(reply) is ReadOnlyError:
+            loss = demoted(reply, self._cls)
+            if loss is not None:
+                self._drop(conn, was_lost=True)
+                raise loss
         self._free.append(conn)
         if self._waiting:
             with self._cond:

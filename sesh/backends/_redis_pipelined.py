@@ -30,7 +30,7 @@ from collections import deque
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import ReadOnlyError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sesh.backends._redis_wire import (
@@ -39,6 +39,7 @@ from sesh.backends._redis_wire import (
     Replies,
     StoreClosed,
     connection_factory,
+    demoted,
     lost,
     pack,
 )
@@ -205,6 +206,10 @@ class _Pipe(asyncio.Protocol):
         if self._transport is not None:
             self._transport.abort()
 
+    def fail(self, error: BaseException) -> None:
+        """Ends the connection: every call still waiting gets ``error``."""
+        self._fail(error)
+
     def close(self) -> None:
         self._fail(StoreClosed("Connection to Redis closed: the store was closed"))
 
@@ -292,7 +297,13 @@ class PipelinedLink:
             await pipe.room()
             if pipe.error is not None:
                 raise _fresh(pipe.error)
-        return await pipe.send(packed)
+        reply = await pipe.send(packed)
+        if type(reply) is ReadOnlyError:
+            loss = demoted(reply, self._cls)
+            if loss is not None:
+                pipe.fail(loss)  # the calls after it went to the same demoted server
+                raise loss
+        return reply
 
     async def _open(self, loop: asyncio.AbstractEventLoop) -> _Pipe:
         # The first caller connects; callers arriving meanwhile wait for its outcome (one

@@ -14,9 +14,11 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import hiredis
+import redis.asyncio.sentinel
+import redis.sentinel
 from redis._parsers.base import BaseParser
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import ReadOnlyError, RedisError
 
 __all__ = [
     "FORK_LOCK",
@@ -24,6 +26,7 @@ __all__ = [
     "Replies",
     "StoreClosed",
     "connection_factory",
+    "demoted",
     "lost",
     "pack",
 ]
@@ -81,6 +84,21 @@ def lost(exc: BaseException | None = None) -> RedisConnectionError:
     """The error every call waiting on a connection gets when it is gone."""
     why = f": {type(exc).__name__}: {exc}" if exc is not None else ""
     return RedisConnectionError(f"Connection to Redis lost{why}")
+
+
+def demoted(reply: Any, cls: type) -> RedisConnectionError | None:
+    """For a connection to a Sentinel-managed primary, a READONLY reply means it was
+    demoted and another promoted: the connection is as good as lost (a new one asks the
+    sentinels where the primary is now), as redis-py's own Sentinel connections treat it."""
+    if type(reply) is ReadOnlyError and issubclass(cls, _SENTINEL_CONNECTIONS):
+        return RedisConnectionError("Redis answered READONLY: its primary was demoted")
+    return None
+
+
+_SENTINEL_CONNECTIONS = (
+    redis.sentinel.SentinelManagedConnection,
+    redis.asyncio.sentinel.SentinelManagedConnection,
+)
 
 
 def connection_factory(client: Any) -> tuple[type, dict[str, Any]]:

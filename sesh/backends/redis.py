@@ -61,6 +61,7 @@ from sesh._core import SessionCore
 from sesh._redact import backend_error, command_secrets
 from sesh.backends._redis_clients import (
     CLIENT_DEFAULTS,
+    POOL_WAIT,
     client_from_url,
     is_replicated,
     made_with,
@@ -349,7 +350,7 @@ class _RedisStoreBase(BaseStore):
             raise error
         store = cls(client, prefix, ttl, retry_for=retry_for, **options)
         store._owns_client = True
-        if type(client) in (redis.Redis, redis.asyncio.Redis) and not is_replicated(client):
+        if type(client) in (redis.Redis, redis.asyncio.Redis):  # a single Redis, or Sentinel's
             store._own_path()
         return store
 
@@ -386,9 +387,8 @@ class RedisStore(_RedisStoreBase, SyncStore):
 
     def _own_path(self) -> None:
         pool = self._client.connection_pool
-        self._link = DirectLink(
-            self._client, max_connections=pool.max_connections, wait=pool.timeout
-        )
+        wait = getattr(pool, "timeout", None) or POOL_WAIT  # (a Sentinel's pool never waits)
+        self._link = DirectLink(self._client, max_connections=pool.max_connections, wait=wait)
         self._call = self._link.call
 
     def close(self) -> None:

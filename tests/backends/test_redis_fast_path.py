@@ -388,3 +388,14 @@ def test_a_store_used_from_many_event_loops_keeps_no_connection_of_a_closed_one(
     asyncio.run(store.aclose())  # ends the last closed loop's connection too
     assert until(lambda: connected(admin) == 0), connected(admin)
     admin.close()
+
+
+def test_sentinel_stores_take_the_fast_path_and_cluster_stores_the_client(
+    redis_sentinel: Any, redis_cluster: Any
+) -> None:
+    with RedisStore.from_url(redis_sentinel.url, ttl=60) as on_sentinel:
+        assert on_sentinel.get(on_sentinel.set("alice")) == "alice"
+        assert on_sentinel._link is not None
+    with RedisStore.from_url(redis_cluster.url, ttl=60) as on_cluster:
+        assert on_cluster.get(on_cluster.set("alice")) == "alice"
+        assert on_cluster._link is None
