@@ -20,11 +20,11 @@ from redis.exceptions import ReadOnlyError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sesh.backends._redis_wire import (
+    ASKING,
     FORK_LOCK,
     MORE,
     Replies,
     StoreClosed,
-    connection_factory,
     demoted,
     lost,
     pack,
@@ -51,7 +51,8 @@ class _Connection:
         self._replies = Replies()
         self._buffer = bytearray(_READ_SIZE)
 
-    def call(self, packed: bytes) -> Any:
+    def call(self, packed: bytes, replies_due: int = 1) -> Any:
+        # ``replies_due``: 2 for ASKING then the command (a Cluster's redirect): the last.
         sock, buffer, replies = self._sock, self._buffer, self._replies
         try:
             sock.sendall(packed)
@@ -61,8 +62,11 @@ class _Connection:
                     raise lost()
                 replies.feed(buffer, 0, count)
                 reply = replies.next()
-                if reply is not MORE:
-                    return reply
+                while reply is not MORE:
+                    replies_due -= 1
+                    if not replies_due:
+                        return reply
+                    reply = replies.next()
         except TimeoutError:  # socket_timeout passed: the reply may still come, so no reuse
             raise RedisTimeoutError("Timeout reading from Redis") from None
         except OSError as exc:
@@ -81,8 +85,10 @@ class DirectLink:
     __slots__ = ("_all", "_cls", "_cond", "_epoch", "_free", "_generation", "_kwargs", "_max",
                  "_opening", "_pid", "_wait", "_waiting")  # fmt: skip
 
-    def __init__(self, client: Any, *, max_connections: int, wait: float) -> None:
-        self._cls, self._kwargs = connection_factory(client)
+    def __init__(
+        self, cls: type, kwargs: dict[str, Any], *, max_connections: int, wait: float
+    ) -> None:
+        self._cls, self._kwargs = cls, kwargs
         self._max = max_connections
         self._wait = wait
         self._start()
@@ -99,8 +105,9 @@ class DirectLink:
         self._generation = 0  # one more at each close: calls it cut short are not retried
         self._pid = os.getpid()  # last: another thread seeing it sees the rest set
 
-    def call(self, command: tuple[Any, ...]) -> Any:
+    def call(self, command: tuple[Any, ...], asking: bool = False) -> Any:
         """The reply to ``command``; an error reply raised as redis-py's exception.
+        ``asking``: sent after ASKING, on the same connection (a Cluster's ASK redirect).
 
         Raises:
             redis.exceptions.ConnectionError: no connection could be made or had (after one
@@ -114,18 +121,19 @@ class DirectLink:
             with FORK_LOCK:
                 if self._pid != os.getpid():
                     self._start()
-        packed = pack(command)
+        packed = ASKING + pack(command) if asking else pack(command)
+        due = 2 if asking else 1
         try:
-            reply = self._once(packed)
+            reply = self._once(packed, due)
         except StoreClosed:
             raise
         except RedisConnectionError:
-            reply = self._once(packed)  # on a connection made after the loss
+            reply = self._once(packed, due)  # on a connection made after the loss
         if isinstance(reply, RedisError):
             raise reply
         return reply
 
-    def _once(self, packed: bytes) -> Any:
+    def _once(self, packed: bytes, due: int) -> Any:
         generation = self._generation
         try:
             conn = self._free.pop()
@@ -135,7 +143,7 @@ class DirectLink:
         except IndexError:
             conn = self._take(generation)
         try:
-            reply = conn.call(packed)
+            reply = conn.call(packed, due)
         except BaseException as exc:  # a timeout, a lost connection, an interrupt: state unknown
             self._drop(conn, was_lost=isinstance(exc, RedisConnectionError))
             if generation != self._generation:

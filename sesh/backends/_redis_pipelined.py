@@ -34,11 +34,11 @@ from redis.exceptions import ReadOnlyError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sesh.backends._redis_wire import (
+    ASKING,
     FORK_LOCK,
     MORE,
     Replies,
     StoreClosed,
-    connection_factory,
     demoted,
     lost,
     pack,
@@ -57,6 +57,12 @@ def _fresh(error: BaseException) -> BaseException:
         return type(error)(*error.args)
     except Exception:  # a type that cannot be remade from its args
         return RedisConnectionError(f"{type(error).__name__}: {error}")
+
+
+def _dropped(reply: asyncio.Future[Any]) -> None:
+    # A reply nobody awaits: its failure is seen by the call sent after it.
+    if not reply.cancelled():
+        reply.exception()
 
 
 class _Pipe(asyncio.Protocol):
@@ -245,8 +251,8 @@ class PipelinedLink:
 
     __slots__ = ("_cls", "_generation", "_kwargs", "_opening", "_pid", "_pipes", "_timeout")
 
-    def __init__(self, client: Any) -> None:
-        self._cls, self._kwargs = connection_factory(client)
+    def __init__(self, cls: type, kwargs: dict[str, Any]) -> None:
+        self._cls, self._kwargs = cls, kwargs
         self._timeout: float | None = self._kwargs.get("socket_timeout")
         self._start()
 
@@ -262,8 +268,9 @@ class PipelinedLink:
         self._generation = 0  # one more at each aclose: a connect that spans one is dropped
         self._pid = os.getpid()  # last: another thread seeing it sees the rest set
 
-    async def call(self, command: tuple[Any, ...]) -> Any:
+    async def call(self, command: tuple[Any, ...], asking: bool = False) -> Any:
         """The reply to ``command``; an error reply raised as redis-py's exception.
+        ``asking``: sent right after ASKING, on the same connection (a Cluster's ASK).
 
         Raises:
             redis.exceptions.ConnectionError: no connection, or it was lost before the
@@ -277,16 +284,16 @@ class PipelinedLink:
                     self._start()
         packed = pack(command)
         try:
-            reply = await self._once(packed)
+            reply = await self._once(packed, asking)
         except StoreClosed:
             raise
         except RedisConnectionError:
-            reply = await self._once(packed)
+            reply = await self._once(packed, asking)
         if isinstance(reply, RedisError):
             raise reply
         return reply
 
-    async def _once(self, packed: bytes) -> Any:
+    async def _once(self, packed: bytes, asking: bool) -> Any:
         loop = asyncio.get_running_loop()
         pipe = self._pipes.get(loop)
         if pipe is None or pipe.error is not None:
@@ -297,6 +304,8 @@ class PipelinedLink:
             await pipe.room()
             if pipe.error is not None:
                 raise _fresh(pipe.error)
+        if asking:  # ASKING's reply is dropped; nothing can come between the two sends
+            pipe.send(ASKING).add_done_callback(_dropped)
         reply = await pipe.send(packed)
         if type(reply) is ReadOnlyError:
             loss = demoted(reply, self._cls)

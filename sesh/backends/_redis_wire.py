@@ -21,6 +21,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError, RedisError
 
 __all__ = [
+    "ASKING",
     "FORK_LOCK",
     "MORE",
     "Replies",
@@ -37,6 +38,9 @@ threads of the child that call at once do that once (rare: never held in the par
 
 pack = hiredis.pack_command
 """The RESP bytes of a command (a tuple of str, bytes, int or float), in C."""
+
+ASKING = pack(("ASKING",))
+"""What goes before a command sent to a Cluster node after an ASK redirect."""
 
 MORE: Final = object()
 """What ``Replies.next`` gives when the bytes fed so far hold no whole reply."""

@@ -31,7 +31,9 @@ session it did remove), and so do the scripts, but for ``rotate``: one repeated 
 landed finds no old session and answers None, logging the user out.
 
 The command is chosen and its reply read by plain functions; ``RedisStore`` and
-``AsyncRedisStore`` differ only in awaiting the client.
+``AsyncRedisStore`` differ only in awaiting the send. A store made by ``from_url`` sends
+through sesh's own connections (``_redis_direct``, ``_redis_pipelined``, and per Cluster
+node ``_redis_by_node``); a store on a caller's client, through that client.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ from typing_extensions import Self, Unpack, assert_never
 
 from sesh._core import SessionCore
 from sesh._redact import backend_error, command_secrets
+from sesh.backends._redis_by_node import AsyncClusterLink, ClusterLink
 from sesh.backends._redis_clients import (
     CLIENT_DEFAULTS,
     POOL_WAIT,
@@ -78,6 +81,7 @@ from sesh.backends._redis_scripts import (
     SCRIPTS,
     Script,
 )
+from sesh.backends._redis_wire import connection_factory
 from sesh.backends.base import (
     AsyncStore,
     BaseStore,
@@ -311,8 +315,9 @@ class _RedisStoreBase(BaseStore):
         self._attach(client)
 
     def _own_path(self) -> None:
-        """Sends through sesh's own connections to a single Redis (``_redis_direct``,
-        ``_redis_pipelined``) rather than the client's: what ``from_url`` does."""
+        """Sends through sesh's own connections (``_redis_direct``, ``_redis_pipelined``;
+        per node on a Cluster, ``_redis_by_node``) rather than the client's: what
+        ``from_url`` does."""
 
     def _attach(self, client: Any) -> None:
         """Whatever a store needs to set up around its client (nothing, by default)."""
@@ -350,8 +355,7 @@ class _RedisStoreBase(BaseStore):
             raise error
         store = cls(client, prefix, ttl, retry_for=retry_for, **options)
         store._owns_client = True
-        if type(client) in (redis.Redis, redis.asyncio.Redis):  # a single Redis, or Sentinel's
-            store._own_path()
+        store._own_path()  # a client of its own: sesh's own path
         return store
 
     @property
@@ -386,9 +390,14 @@ class RedisStore(_RedisStoreBase, SyncStore):
     _asyncio = False
 
     def _own_path(self) -> None:
+        if isinstance(self._client, redis.cluster.RedisCluster):
+            self._link = ClusterLink(self._client, wait=POOL_WAIT)
+            self._call = self._link.call
+            return
         pool = self._client.connection_pool
         wait = getattr(pool, "timeout", None) or POOL_WAIT  # (a Sentinel's pool never waits)
-        self._link = DirectLink(self._client, max_connections=pool.max_connections, wait=wait)
+        cls, kwargs = connection_factory(self._client)
+        self._link = DirectLink(cls, kwargs, max_connections=pool.max_connections, wait=wait)
         self._call = self._link.call
 
     def close(self) -> None:
@@ -450,7 +459,12 @@ class AsyncRedisStore(_RedisStoreBase, AsyncStore):
             self._racy = True
 
     def _own_path(self) -> None:
-        self._link = PipelinedLink(self._client)
+        if isinstance(self._client, redis.asyncio.cluster.RedisCluster):
+            self._link = AsyncClusterLink(self._client)
+            self._gate = None  # no pool of redis-py's to wait for: one pipe per node
+            self._racy = False
+        else:
+            self._link = PipelinedLink(*connection_factory(self._client))
         self._call = self._link.call
 
     async def aclose(self) -> None:
@@ -463,10 +477,10 @@ class AsyncRedisStore(_RedisStoreBase, AsyncStore):
 
     async def execute(self, op: Op) -> Any:
         """Carries out one operation: one command (see the module)."""
-        if self._gate is None:
-            return await self._send(op)
         if self._ready is not None:
             await self._initialize()
+        if self._gate is None:
+            return await self._send(op)
         async with self._gate:
             return await self._send(op)
 

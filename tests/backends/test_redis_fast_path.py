@@ -21,6 +21,7 @@ import sesh
 from sesh.backends.redis import AsyncRedisStore, RedisStore
 from testbed.polling import until
 from testbed.servers import RedisServer, free_port
+from testbed.topologies import Cluster
 
 
 @pytest.fixture
@@ -390,12 +391,57 @@ def test_a_store_used_from_many_event_loops_keeps_no_connection_of_a_closed_one(
     admin.close()
 
 
-def test_sentinel_stores_take_the_fast_path_and_cluster_stores_the_client(
+def test_sentinel_and_cluster_stores_from_urls_take_the_fast_path(
     redis_sentinel: Any, redis_cluster: Any
 ) -> None:
-    with RedisStore.from_url(redis_sentinel.url, ttl=60) as on_sentinel:
-        assert on_sentinel.get(on_sentinel.set("alice")) == "alice"
-        assert on_sentinel._link is not None
-    with RedisStore.from_url(redis_cluster.url, ttl=60) as on_cluster:
-        assert on_cluster.get(on_cluster.set("alice")) == "alice"
-        assert on_cluster._link is None
+    for url in (redis_sentinel.url, redis_cluster.url):
+        with RedisStore.from_url(url, ttl=60) as store:
+            assert store.get(store.set("alice")) == "alice"
+            assert store._link is not None
+
+
+def test_cluster_stores_follow_ask_and_moved_while_a_slot_migrates() -> None:
+    # A session's slot moves to another primary: mid-migration its source answers ASK
+    # (the key has gone), then, once the slot is the target's, MOVED. Sync and asyncio
+    # stores, with slot maps from before the move, still read it.
+    cluster = Cluster()
+    cluster.start()
+    try:
+        store = RedisStore.from_url(cluster.url, ttl=60)
+        astore = AsyncRedisStore.from_url(cluster.url, ttl=60)
+        loop = asyncio.new_event_loop()
+        session_id = store.set("alice")
+        key = f"sesh:{session_id}"
+        assert loop.run_until_complete(astore.get(session_id)) == "alice"  # maps loaded
+        source = redis.Redis(port=cluster.primary_for(key).port)
+        target = next(
+            redis.Redis(port=node.port)
+            for node in cluster.nodes[:3]
+            if node.port != source.connection_pool.connection_kwargs["port"]
+        )
+        slot = source.execute_command("CLUSTER", "KEYSLOT", key)
+        source_id = source.execute_command("CLUSTER", "MYID").decode()
+        target_id = target.execute_command("CLUSTER", "MYID").decode()
+        target.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+        source.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+        port = target.connection_pool.connection_kwargs["port"]
+        source.execute_command("MIGRATE", "127.0.0.1", port, "", 0, 5000, "KEYS", key)
+        with pytest.raises(redis.exceptions.AskError):
+            source.get(key)
+        assert store.get(session_id) == "alice"  # ASKING, then GET, on the target
+        assert loop.run_until_complete(astore.get(session_id)) == "alice"
+        for node in (target, source):
+            node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        with pytest.raises(redis.exceptions.MovedError):
+            source.get(key)
+        assert store.get(session_id) == "alice"  # MOVED: the map is patched
+        assert loop.run_until_complete(astore.get(session_id)) == "alice"
+        assert store.liv(session_id) is True
+        assert loop.run_until_complete(astore.die(session_id)) is True
+        loop.run_until_complete(astore.aclose())
+        loop.close()
+        store.close()
+        source.close()
+        target.close()
+    finally:
+        cluster.close()
