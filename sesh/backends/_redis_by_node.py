@@ -19,6 +19,9 @@ import contextlib
 import threading
 from typing import Any
 
+import redis.asyncio.cluster
+import redis.cluster
+from redis.cluster import PRIMARY
 from redis.exceptions import (
     AskError,
     ClusterDownError,
@@ -31,8 +34,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sesh.backends._redis_direct import DirectLink
 from sesh.backends._redis_pipelined import PipelinedLink
+from sesh.backends._redis_wire import PoolExhausted, StoreClosed
 
-__all__ = ["AsyncClusterLink", "ClusterLink"]
+__all__ = ["AsyncClusterLink", "ClusterLink", "let_go"]
 
 REDIRECTS = 16
 """MOVED and ASK answers one command may follow before it gives up (redis-py's too)."""
@@ -48,6 +52,20 @@ def _key(command: tuple[Any, ...]) -> Any:
 
 def _too_many() -> ClusterError:
     return ClusterError(f"more than {REDIRECTS} MOVED or ASK redirects for one command")
+
+
+def _refreshes_after(moves: int, client: Any) -> bool:
+    # Every reinitialize_steps-th MOVED refreshes the whole map (0: never); a URL gives
+    # the setting as text.
+    steps = int(client.reinitialize_steps or 0)
+    return steps > 0 and moves % steps == 0
+
+
+def _primary(client: Any, slot: int) -> Any:
+    try:
+        return client.nodes_manager.get_node_from_slot(slot)
+    except KeyError:  # (the asyncio map's word for it)
+        raise SlotNotCoveredError(f"slot {slot} is not covered by the map") from None
 
 
 class ClusterLink:
@@ -84,21 +102,22 @@ class ClusterLink:
         slot = client.keyslot(_key(command))
         asked = None
         for _ in range(REDIRECTS):
-            if asked is None:
-                node = client.nodes_manager.get_node_from_slot(slot)
-            else:
-                node = client.get_node(node_name=asked)
             try:
+                node = _primary(client, slot) if asked is None else asked
                 return self._link(node).call(command, asking=asked is not None)
             except MovedError as moved:
                 self._moves += 1
-                if self._moves % client.reinitialize_steps == 0:
+                if _refreshes_after(self._moves, client):
                     client.nodes_manager.initialize()
                 else:
                     client.nodes_manager.move_slot(moved)
                 asked = None
             except AskError as ask:
-                asked = f"{ask.host}:{ask.port}"
+                # Once, to the node named; the map stays as it is (the slot is moving). A
+                # node the map does not know yet (a new one, being filled) is made here.
+                asked = client.get_node(host=ask.host, port=ask.port) or _node(ask)
+            except (StoreClosed, PoolExhausted):
+                raise  # not the topology: nothing to refresh
             except _TOPOLOGY_ERRORS:
                 self._refresh()
                 raise
@@ -115,6 +134,24 @@ class ClusterLink:
             links, self._links = list(self._links.values()), {}
         for link in links:
             link.close()
+
+
+def _node(ask: AskError) -> Any:
+    return redis.cluster.ClusterNode(ask.host, ask.port, PRIMARY)  # type: ignore[no-untyped-call]
+
+
+def _async_node(client: Any, ask: AskError) -> Any:
+    kwargs = client.nodes_manager.connection_kwargs
+    return redis.asyncio.cluster.ClusterNode(ask.host, ask.port, PRIMARY, **kwargs)
+
+
+async def let_go(client: Any) -> None:
+    """Closes the connections redis-py's asyncio cluster client opened to read the map:
+    sesh sends nothing through them, and they belong to the loop that made them (closed
+    later, an ``asyncio.run`` per job, they could no longer be closed)."""
+    for node in list(client.nodes_manager.nodes_cache.values()):
+        with contextlib.suppress(Exception):
+            await node.disconnect()
 
 
 class AsyncClusterLink:
@@ -140,21 +177,20 @@ class AsyncClusterLink:
         slot = client.keyslot(_key(command))
         asked = None
         for _ in range(REDIRECTS):
-            if asked is None:
-                node = client.nodes_manager.get_node_from_slot(slot)
-            else:
-                node = client.get_node(node_name=asked)
             try:
+                node = _primary(client, slot) if asked is None else asked
                 return await self._link(node).call(command, asking=asked is not None)
             except MovedError as moved:
                 self._moves += 1
-                if self._moves % client.reinitialize_steps == 0:
+                if _refreshes_after(self._moves, client):
                     await self._refresh()
                 else:
                     await client.nodes_manager.move_slot(moved)
                 asked = None
-            except AskError as ask:
-                asked = f"{ask.host}:{ask.port}"
+            except AskError as ask:  # (as in ClusterLink)
+                asked = client.get_node(host=ask.host, port=ask.port) or _async_node(client, ask)
+            except StoreClosed:
+                raise
             except _TOPOLOGY_ERRORS:
                 await self._refresh()
                 raise
@@ -163,6 +199,7 @@ class AsyncClusterLink:
     async def _refresh(self) -> None:
         with contextlib.suppress(Exception):  # (as above)
             await self._client.nodes_manager.initialize()
+        await let_go(self._client)
 
     async def aclose(self) -> None:
         links, self._links = list(self._links.values()), {}

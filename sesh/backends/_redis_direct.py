@@ -23,6 +23,7 @@ from sesh.backends._redis_wire import (
     ASKING,
     FORK_LOCK,
     MORE,
+    PoolExhausted,
     Replies,
     StoreClosed,
     demoted,
@@ -173,7 +174,7 @@ class DirectLink:
                     deadline = time.monotonic() + self._wait
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise RedisConnectionError(
+                    raise PoolExhausted(
                         f"No connection available: all {self._max} connections to Redis"
                         f" stayed busy for {self._wait:g} s (raise ?max_connections=)"
                     )

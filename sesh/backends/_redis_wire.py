@@ -24,6 +24,7 @@ __all__ = [
     "ASKING",
     "FORK_LOCK",
     "MORE",
+    "PoolExhausted",
     "Replies",
     "StoreClosed",
     "connection_factory",
@@ -78,6 +79,10 @@ class Replies:
         if type(reply) is hiredis.ReplyError:
             return BaseParser.parse_error(str(reply))  # type: ignore[no-untyped-call]
         return reply
+
+
+class PoolExhausted(RedisConnectionError):
+    """Every connection a link may open is busy: the server is fine, the caller too many."""
 
 
 class StoreClosed(RedisConnectionError):

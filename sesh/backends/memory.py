@@ -49,15 +49,17 @@ Clock = Callable[[], float]
 _Entry = tuple[Any, ...]
 
 GRAIN = 1.0
-"""Seconds of deadlines that share one expiry bucket."""
+"""Seconds of deadlines that share one expiry bucket, at least; a store with a long ttl
+uses ttl / ``BUCKETS_PER_TTL``, so that it keeps at most that many buckets."""
+
+BUCKETS_PER_TTL = 512
+
+REFILE_SLACK = 4096
+"""Filings of sessions since gone (ended, rotated away) that may wait for their bucket:
+past this and twice the live sessions, the buckets are rebuilt from the live ones."""
 
 BATCH = 256
 """Expired sessions a write removes at most, and the reaper per hold of the lock."""
-
-
-def _slot(expires_at: float) -> int:
-    # The bucket that falls due at a deadline, or the first after it: never before.
-    return math.ceil(expires_at / GRAIN)
 
 
 def _record(
@@ -72,7 +74,7 @@ class _Sessions:
     """The state behind a MemoryStore or an AsyncMemoryStore, safe across threads.
 
     Sessions are in a dict. A new session with a deadline also files its key in the
-    bucket of that deadline (``GRAIN`` seconds wide; a heap holds the buckets in order),
+    bucket of that deadline (``GRAIN`` seconds wide or more; a heap holds them in order),
     so expired sessions are found without a scan: a write removes up to ``BATCH`` of them
     from the buckets that are due, and the process's reaper thread (``_memory_reaper``)
     removes the rest when they fall due, with no call needed, then copies the tables once
@@ -84,10 +86,12 @@ class _Sessions:
     which loses a key whenever its session goes.
     """
 
-    __slots__ = ("__weakref__", "_buckets", "_clock", "_entries", "_first_due", "_lock",
-                 "_peak", "_slots", "_users")  # fmt: skip
+    __slots__ = ("__weakref__", "_buckets", "_clock", "_entries", "_filed", "_first_due",
+                 "_grain", "_lock", "_peak", "_slots", "_users")  # fmt: skip
 
-    def __init__(self, clock: Clock | None) -> None:
+    def __init__(self, clock: Clock | None, ttl_ms: int | None = None) -> None:
+        self._grain = max(GRAIN, (ttl_ms or 0) / 1000 / BUCKETS_PER_TTL)
+        self._filed = 0  # keys in the buckets, live or not
         self._clock: Clock = time.monotonic if clock is None else clock
         self._entries: dict[str, _Entry] = {}
         self._users: dict[str, dict[str, None]] = {}
@@ -152,13 +156,19 @@ class _Sessions:
             self._slots = []
             self._first_due = None
             self._peak = 0
+            self._filed = 0
 
     def due_in(self) -> float | None:
         """Seconds until expired sessions are due to be removed; None: none are. Read
         without the lock (by the reaper, which must never wait on a store while holding
         its own): a value a moment old only moves a reap by a moment."""
+        if self._overfiled():
+            return 0.0
         first = self._first_due
         return None if first is None else first - self._clock()
+
+    def _overfiled(self) -> bool:
+        return self._filed > 2 * len(self._entries) + REFILE_SLACK
 
     def reap(self) -> None:
         """Removes every expired session that is due, ``BATCH`` per hold of the lock."""
@@ -167,6 +177,8 @@ class _Sessions:
                 now = self._clock()
                 if self._first_due is None or self._first_due > now:
                     self._shrink()
+                    if self._overfiled():
+                        self._refile()
                     return
                 self._purge(now, BATCH)
 
@@ -216,16 +228,17 @@ class _Sessions:
         """Files ``key`` in the bucket of its deadline (none without one)."""
         if expires_at is None:
             return
-        slot = _slot(expires_at)
+        slot = self._slot(expires_at)
         bucket = self._buckets.get(slot)
         if bucket is None:
             self._buckets[slot] = bucket = []
             heapq.heappush(self._slots, slot)
-            due = slot * GRAIN
+            due = slot * self._grain
             if self._first_due is None or due < self._first_due:
                 self._first_due = due
                 _memory_reaper.register(self)
         bucket.append(key)
+        self._filed += 1
 
     def _drop(self, key: str) -> _Entry | None:
         entry = self._entries.pop(key, None)
@@ -240,22 +253,37 @@ class _Sessions:
         # Goes through up to ``budget`` keys of the buckets that are due: an expired
         # session is removed, a refreshed one filed again under its later deadline.
         slots, buckets, entries = self._slots, self._buckets, self._entries
-        while slots and slots[0] * GRAIN <= now and budget > 0:
+        grain = self._grain
+        while slots and slots[0] * grain <= now and budget > 0:
             slot = slots[0]
             bucket = buckets[slot]
             while bucket and budget > 0:
                 budget -= 1
                 key = bucket.pop()
+                self._filed -= 1
                 entry = entries.get(key)
                 if entry is None or entry[1] is None:
                     continue
                 if entry[1] <= now:
                     self._drop(key)
-                elif _slot(entry[1]) != slot:
+                elif self._slot(entry[1]) != slot:
                     self._file(key, entry[1])
             if not bucket:
                 del buckets[heapq.heappop(slots)]
-        self._first_due = slots[0] * GRAIN if slots else None
+        self._first_due = slots[0] * grain if slots else None
+
+    def _refile(self) -> None:
+        # The buckets hold mostly sessions since gone (a long ttl, many logins, rotations
+        # and logouts): filed again from the live ones, in one hold of the lock, rarely
+        # (amortized over the REFILE_SLACK and 2x live filings that led here).
+        self._buckets, self._slots, self._first_due, self._filed = {}, [], None, 0
+        for key, entry in self._entries.items():
+            if entry[1] is not None:
+                self._file(key, entry[1])
+
+    def _slot(self, expires_at: float) -> int:
+        # The bucket that falls due at a deadline, or the first after it: never before.
+        return math.ceil(expires_at / self._grain)
 
     def _shrink(self) -> None:
         if len(self._entries) * 4 < self._peak:
@@ -279,7 +307,7 @@ class _MemoryStoreBase(BaseStore):
         **options: Unpack[Options],
     ):
         super().__init__(prefix, ttl, **options)
-        self._sessions = _Sessions(clock)
+        self._sessions = _Sessions(clock, self._core.ttl_ms)
 
     @classmethod
     def from_url(

@@ -61,7 +61,7 @@ from typing_extensions import Self, Unpack, assert_never
 
 from sesh._core import SessionCore
 from sesh._redact import backend_error, command_secrets
-from sesh.backends._redis_by_node import AsyncClusterLink, ClusterLink
+from sesh.backends._redis_by_node import AsyncClusterLink, ClusterLink, let_go
 from sesh.backends._redis_clients import (
     CLIENT_DEFAULTS,
     POOL_WAIT,
@@ -437,7 +437,7 @@ class AsyncRedisStore(_RedisStoreBase, AsyncStore):
         retry_for: as for ``RedisStore``.
     """
 
-    __slots__ = ("_gate", "_ready")
+    __slots__ = ("_gate", "_ready", "_starting")
     _clients = (redis.asyncio.Redis, redis.asyncio.cluster.RedisCluster)
     _twin = "RedisStore"
     _asyncio = True
@@ -449,10 +449,11 @@ class AsyncRedisStore(_RedisStoreBase, AsyncStore):
         # MaxConnectionsError. So the store initializes it once, under a lock, and lets
         # no more commands run at once than a node has connections.
         self._gate: asyncio.Semaphore | None = None
-        self._ready: asyncio.Lock | None = None
+        self._ready: bool | None = None  # True until the cluster client has its map
+        self._starting: asyncio.Future[None] | None = None
         if isinstance(client, redis.asyncio.cluster.RedisCluster):
             self._gate = asyncio.Semaphore(client.connection_kwargs.get("max_connections", 100))
-            self._ready = asyncio.Lock()
+            self._ready = True
             # And in a failover, a task whose connection another task's failure just closed
             # writes to it: "'NoneType' object has no attribute 'writelines'". It is that
             # race (in 1 of 3 failovers under 8 tasks), so it is retried like the failure.
@@ -485,18 +486,35 @@ class AsyncRedisStore(_RedisStoreBase, AsyncStore):
             return await self._send(op)
 
     async def _initialize(self) -> None:
-        assert self._ready is not None
-        async with self._ready:
-            if self._ready is None:  # another caller did it while this one waited
-                return
+        # The first caller reads the slot map; callers arriving meanwhile share its
+        # outcome (one attempt for all: against a stalled cluster, not one turn each). A
+        # cancelled attempt lets the next caller try.
+        while self._ready is not None:
+            starting = self._starting
+            if starting is not None:
+                try:
+                    await asyncio.shield(starting)
+                except BackendError as exc:
+                    raise BackendError(str(exc)) from None
+                continue
+            starting = self._starting = asyncio.get_running_loop().create_future()
             error = None
             try:
                 await self._client.initialize()
+                if self._link is not None:
+                    await let_go(self._client)
+                self._ready = None
             except Exception as exc:
                 error = backend_error("connecting to Redis", exc)
+            finally:
+                self._starting = None
+                if error is None:
+                    starting.set_result(None)
+                else:
+                    starting.set_exception(error)
+                    starting.exception()  # retrieved: its waiters may all be gone
             if error is not None:
                 raise error
-            self._ready = None
 
     async def _send(self, op: Op) -> Any:
         command = self._command(op)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import gc
+import os
+import time
+import weakref
 from typing import Any
 
 import pytest
 
 from sesh._validate import Ttl
-from sesh.backends.memory import AsyncMemoryStore, MemoryStore
+from sesh.backends.memory import BUCKETS_PER_TTL, REFILE_SLACK, AsyncMemoryStore, MemoryStore
 from sesh.testing import (
     CAPABILITIES,
     AsyncSessionStoreConformance,
@@ -97,3 +101,46 @@ def test_a_store_whose_clock_fails_does_not_stop_the_reaper_for_others(
     assert until(lambda: good._sessions._entries == {})
     assert "no longer reaped" in caplog.text
     assert bad_id not in caplog.text
+
+
+def test_sessions_ended_long_before_their_deadline_do_not_pile_up_in_the_buckets() -> None:
+    # A 30-day ttl; logins, rotations and logouts: the buckets are rebuilt from the live
+    # sessions before the filings of ended ones outgrow them.
+    store = MemoryStore(ttl=30 * 24 * 3600, clock=FakeClock())
+    for _ in range(6000):
+        session_id = store.set("alice")
+        new_id = store.rotate(session_id)
+        assert new_id is not None
+        store.die(new_id)
+    state = store._sessions
+    assert until(lambda: state._filed < REFILE_SLACK), state._filed
+    assert len(state._buckets) <= BUCKETS_PER_TTL + 1
+
+
+def test_the_reaper_keeps_no_store_alive() -> None:
+    clock = FakeClock()
+    store = MemoryStore(ttl=1, clock=clock)
+    store.set("alice")
+    gone = weakref.ref(store._sessions)
+    time.sleep(0.05)  # the reaper has looked at it, and sleeps
+    del store
+    gc.collect()
+    assert gone() is None
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork() in a threaded process
+def test_a_forked_child_reaps_the_stores_it_inherited() -> None:
+    clock = FakeClock()
+    store = MemoryStore(ttl=1, clock=clock)
+    for _ in range(100):
+        store.set("alice")
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child)
+        code = 1
+        try:
+            clock.advance(2)
+            code = 0 if until(lambda: store._sessions._entries == {}) else 1
+        finally:
+            os._exit(code)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    assert len(store._sessions._entries) == 100  # the parent's clock did not move
