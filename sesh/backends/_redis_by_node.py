@@ -149,7 +149,8 @@ async def let_go(client: Any) -> None:
     """Closes the connections redis-py's asyncio cluster client opened to read the map:
     sesh sends nothing through them, and they belong to the loop that made them (closed
     later, an ``asyncio.run`` per job, they could no longer be closed)."""
-    for node in list(client.nodes_manager.nodes_cache.values()):
+    manager = client.nodes_manager
+    for node in [*manager.nodes_cache.values(), *manager.startup_nodes.values()]:
         with contextlib.suppress(Exception):
             await node.disconnect()
 
