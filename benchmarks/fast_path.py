@@ -31,6 +31,8 @@ from typing import Any
 
 import redis
 import redis.asyncio
+import redis.asyncio.cluster
+import redis.cluster
 
 import sesh
 from benchmarks import charts
@@ -39,6 +41,7 @@ from benchmarks.concurrency import redis_benchmark
 from benchmarks.floor import new_id
 from sesh.backends.redis import RedisStore
 from testbed.servers import RedisServer
+from testbed.topologies import Cluster
 
 TTL_MS = 3_600_000
 # Rounds of a few tenths of a second each: shorter ones let a moment's load elsewhere on a
@@ -49,12 +52,13 @@ QUICK = {"n": 50, "rounds": 3, "async_n": 512}
 LEVELS = [1, 16, 64, 256]
 
 
-def pin(server: RedisServer) -> str:
-    """The server on core 0, this process on core 1: what the run could do."""
+def pin(*servers: RedisServer) -> str:
+    """The servers on core 0, this process on core 1: what the run could do."""
     if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
         return "not pinned (one core, or no sched_setaffinity)"
-    assert server.process is not None
-    os.sched_setaffinity(server.process.pid, {0})
+    for server in servers:
+        assert server.process is not None
+        os.sched_setaffinity(server.process.pid, {0})
     os.sched_setaffinity(0, {1})
     return "redis-server pinned to core 0, the client to core 1"
 
@@ -173,16 +177,7 @@ def bench_async(url: str, port: int, n: int, rounds: int) -> dict[int, dict[str,
     one = loop.run_until_complete(store.set("1337"))
     key = f"bench:{one}"
 
-    async def many(call: Callable[[], Any], tasks: int, total: int) -> int:
-        each = max(1, total // tasks)
-
-        async def worker() -> None:
-            for _ in range(each):
-                await call()
-
-        await asyncio.gather(*(worker() for _ in range(tasks)))
-        return each * tasks
-
+    many = _many
     found = {}
     for tasks in LEVELS:
         calls = {"sesh": lambda: store.get(one), "raw": lambda: raw.get(key)}
@@ -200,6 +195,72 @@ def bench_async(url: str, port: int, n: int, rounds: int) -> dict[int, dict[str,
     loop.run_until_complete(raw.aclose())
     loop.close()
     return found
+
+
+def bench_cluster(n: int, async_n: int, rounds: int) -> dict[str, dict[str, float]]:
+    """``get`` on a Cluster (3 primaries, 3 replicas) by a store from ``from_url`` against
+    redis-py's cluster client, sync on one thread and asyncio from 64 tasks."""
+    cluster = Cluster()
+    cluster.start()
+    try:
+        pin(*cluster.nodes)
+        store = sesh.from_url(cluster.url, prefix="bench", ttl=TTL_MS / 1000)
+        port = cluster.nodes[0].port
+        raw = redis.cluster.RedisCluster(host="127.0.0.1", port=port)
+        one = store.set("1337")
+        key = f"bench:{one}"
+        found = {}
+        samples = {"sesh": Sample(), "raw": Sample()}
+        calls = {"sesh": lambda: store.get(one), "raw": lambda: raw.get(key)}
+        for turn in range(rounds):
+            for name in ["sesh", "raw"] if turn % 2 == 0 else ["raw", "sesh"]:
+                measured(functools.partial(_repeat, calls[name], n), samples[name])
+        found["sync get, one thread"] = summary(samples["sesh"], samples["raw"])
+        store.close()
+        raw.close()
+        found["asyncio get, 64 tasks"] = _cluster_async(cluster.url, port, one, async_n, rounds)
+    finally:
+        cluster.close()
+    return found
+
+
+async def _many(call: Callable[[], Any], tasks: int, total: int) -> int:
+    """``total`` calls (rounded down to a multiple of ``tasks``) from ``tasks`` tasks."""
+    each = max(1, total // tasks)
+
+    async def worker() -> None:
+        for _ in range(each):
+            await call()
+
+    await asyncio.gather(*(worker() for _ in range(tasks)))
+    return each * tasks
+
+
+def _repeat(call: Callable[[], Any], n: int) -> int:
+    for _ in range(n):
+        call()
+    return n
+
+
+def _cluster_async(url: str, port: int, one: str, n: int, rounds: int) -> dict[str, float]:
+    loop = asyncio.new_event_loop()
+    store = sesh.async_from_url(url, prefix="bench", ttl=TTL_MS / 1000)
+    raw = redis.asyncio.cluster.RedisCluster(host="127.0.0.1", port=port)
+    key = f"bench:{one}"
+
+    many = _many
+    calls = {"sesh": lambda: store.get(one), "raw": lambda: raw.get(key)}
+    for call in calls.values():
+        loop.run_until_complete(many(call, 64, 64))
+    samples = {"sesh": Sample(), "raw": Sample()}
+    for turn in range(rounds):
+        for name in ["sesh", "raw"] if turn % 2 == 0 else ["raw", "sesh"]:
+            work = functools.partial(_complete, loop, many, calls[name], 64, n)
+            measured(work, samples[name])
+    loop.run_until_complete(store.aclose())
+    loop.run_until_complete(raw.aclose())
+    loop.close()
+    return summary(samples["sesh"], samples["raw"])
 
 
 def _complete(loop: asyncio.AbstractEventLoop, many: Any, call: Any, tasks: int, total: int) -> int:
@@ -220,6 +281,7 @@ def report(sizes: dict[str, int], out: Path) -> str:
         concurrent = bench_async(server.url, server.port, sizes["async_n"], sizes["rounds"])
     finally:
         server.close()
+    on_cluster = bench_cluster(sizes["n"], sizes["async_n"], sizes["rounds"])
     lines = header("sesh's own Redis path against raw redis-py")
     lines += [
         f"{pinned}. {sizes['rounds']} interleaved rounds (who goes first alternates); sync"
@@ -255,6 +317,21 @@ def report(sizes: dict[str, int], out: Path) -> str:
             f"| {tasks} | {_cell(r)} | {r['low']:.2f}-{r['high']:.2f} | {r['ours']:,.0f} |"
             f" {r['base']:,.0f} | {r['ours_cpu']:.1f}, {r['base_cpu']:.1f} |"
             f" {r['redis-benchmark']:,.0f} | {r['ours'] / r['redis-benchmark']:.2f} |"
+        )
+    lines += [
+        "",
+        "## Redis Cluster: `get` by a store from `sesh.from_url` (each command to its slot's"
+        " node) against redis-py's `RedisCluster` (3 primaries with a replica each, all on"
+        " core 0)",
+        "",
+        "| what | sesh / raw (IQR, ±) | full range | sesh gets/s | raw gets/s |"
+        " client CPU µs/call: sesh, raw |",
+        "|---|---|---|---|---|---|",
+    ]
+    for what, r in on_cluster.items():
+        lines.append(
+            f"| {what} | {_cell(r)} | {r['low']:.2f}-{r['high']:.2f} | {r['ours']:,.0f} |"
+            f" {r['base']:,.0f} | {r['ours_cpu']:.1f}, {r['base_cpu']:.1f} |"
         )
     lines += ["", f"The run took {time.monotonic() - started:.0f} s.", ""]
     if charts.available():

@@ -37,6 +37,8 @@ def test_the_quick_benchmark_run_writes_its_tables_and_charts(tmp_path: Path) ->
         assert f"| {verb} | " in fast, fast
     for tasks in (1, 16, 64, 256):
         assert f"| {tasks} | " in fast, fast
+    assert "| sync get, one thread | " in fast, fast  # on a Cluster
+    assert "| asyncio get, 64 tasks | " in fast, fast
     web = (tmp_path / "web.md").read_text()
     for framework in ("FastAPI", "Flask", "Django"):
         assert f"| {framework} | sesh | 1 |" in web, web  # one round trip per request
