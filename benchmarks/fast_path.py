@@ -246,6 +246,9 @@ def _cluster_async(url: str, port: int, one: str, n: int, rounds: int) -> dict[s
     loop = asyncio.new_event_loop()
     store = sesh.async_from_url(url, prefix="bench", ttl=TTL_MS / 1000)
     raw = redis.asyncio.cluster.RedisCluster(host="127.0.0.1", port=port)
+    # Its map read before 64 tasks call at once: redis-py 8.1's asyncio cluster client
+    # fails commands that race its lazy initialize() (see AsyncRedisStore._attach).
+    loop.run_until_complete(raw.initialize())
     key = f"bench:{one}"
 
     many = _many
