@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import socket
 import threading
 import time
 import warnings
@@ -150,6 +151,7 @@ class _AsyncStream(threading.Thread):
 def kill_primary_under_load(topology: Cluster | SentinelGroup, cut_link: bool = False) -> Outcome:
     """Writes sessions, kills the primary that holds some of them mid-stream, then checks."""
     store = RedisStore.from_url(topology.url, ttl=600)
+    held: socket.socket | None = None
     try:
         known = {store.set(f"known-{n}"): f"known-{n}" for n in range(200)}
         victim, new_primary = _victim(topology, next(iter(known)))
@@ -167,6 +169,10 @@ def kill_primary_under_load(topology: Cluster | SentinelGroup, cut_link: bool = 
             time.sleep(CUT_SECONDS)
         killed_at = time.monotonic()
         victim.kill()
+        # Its port stays taken until the check is done: a server another test starts
+        # meanwhile (tests run in parallel) could otherwise land on it, answer the
+        # sentinels' pings as the old primary, and be handed to clients as the primary.
+        held = _hold(victim.port)
         wait_for("a new primary", new_primary, timeout=20)
         promoted_at = time.monotonic()
         time.sleep(1.0)  # the streams go on through and past the failover
@@ -195,6 +201,21 @@ def kill_primary_under_load(topology: Cluster | SentinelGroup, cut_link: bool = 
         )
     finally:
         store.close()
+        if held is not None:
+            held.close()
+
+
+def _hold(port: int) -> socket.socket | None:
+    """A socket bound to a dead server's port, not listening: connections to it are
+    refused, as to the dead server, and no other server can take the port."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:  # taken already: nothing to hold
+        sock.close()
+        return None
+    return sock
 
 
 def _collect_what_redis_py_left_open() -> None:
