@@ -45,6 +45,7 @@ class Outcome:
     acknowledged_while_cut: int = 0  # cut_link only: acknowledged with the replica cut off
     lost_while_cut: int = 0  # of those, unreadable after the failover
     unread_writes: int = 0  # a get right after its set found nothing (cut_link: the loss)
+    lost_reads: list[str] = field(default_factory=list)  # what a few lost ones read as
 
 
 class _Record:
@@ -152,6 +153,7 @@ def kill_primary_under_load(topology: Cluster | SentinelGroup, cut_link: bool = 
     """Writes sessions, kills the primary that holds some of them mid-stream, then checks."""
     store = RedisStore.from_url(topology.url, ttl=600)
     held: socket.socket | None = None
+    samples: list[str] = []  # (user ids and what was read: never a session id)
     try:
         known = {store.set(f"known-{n}"): f"known-{n}" for n in range(200)}
         victim, new_primary = _victim(topology, next(iter(known)))
@@ -194,10 +196,11 @@ def kill_primary_under_load(topology: Cluster | SentinelGroup, cut_link: bool = 
             longest_call=max(stream.record.longest for stream in streams),
             calls=sum(stream.record.calls for stream in streams),
             acknowledged_before_kill=len(kept),
-            lost=_unreadable(store, kept),
+            lost=_unreadable(store, kept, samples),
             acknowledged_while_cut=len(at_risk),
             lost_while_cut=_unreadable(store, at_risk),
             unread_writes=sum(stream.record.unread for stream in streams),
+            lost_reads=samples,
         )
     finally:
         store.close()
@@ -228,8 +231,17 @@ def _collect_what_redis_py_left_open() -> None:
         gc.collect()
 
 
-def _unreadable(store: RedisStore, sessions: dict[str, str]) -> int:
-    return sum(1 for sid, user in sessions.items() if store.get(sid) != user)
+def _unreadable(
+    store: RedisStore, sessions: dict[str, str], samples: list[str] | None = None
+) -> int:
+    lost = 0
+    for session_id, user in sessions.items():
+        got = store.get(session_id)
+        if got != user:
+            lost += 1
+            if samples is not None and len(samples) < 3:
+                samples.append(f"{user} read as {got!r}")
+    return lost
 
 
 def _cut_replication(primary: RedisServer) -> None:
