@@ -42,6 +42,10 @@ class _OnCluster:
     kit: Kit
     url: str
     capabilities = CAPABILITIES
+    # pass_time ages the keys rather than sleeping, so a long ttl costs no time, and
+    # leaves the real time between two calls (a loaded machine, a scan of three nodes)
+    # far from the 0.5 s default's margins.
+    short_ttl = 5.0
 
     @pytest.fixture(autouse=True)
     def _cluster(self, redis_cluster: Cluster, cluster_clients: tuple[Any, Any]) -> None:
@@ -73,6 +77,7 @@ class _OnSentinel:
     kit: Kit
     url: str
     capabilities = CAPABILITIES
+    short_ttl = 5.0  # (as _OnCluster's)
 
     @pytest.fixture(autouse=True)
     def _sentinel(self, redis_sentinel: SentinelGroup) -> Any:
