@@ -45,7 +45,9 @@ from typing import Any, ClassVar
 import redis
 import redis.asyncio
 import redis.asyncio.cluster
+import redis.asyncio.sentinel
 import redis.cluster
+import redis.sentinel
 from redis.exceptions import (
     ClusterDownError,
     ClusterError,
@@ -268,6 +270,14 @@ class _Retry:
         return delay, command
 
 
+def _on_sentinel(client: Any) -> bool:
+    # Sentinel stores keep redis-py's client for now: in 2 of 7 full test runs, the
+    # failover test with the replica's link cut read every session back as missing
+    # through sesh's own path (never through the client's), and the cause is not found.
+    pools = (redis.sentinel.SentinelConnectionPool, redis.asyncio.sentinel.SentinelConnectionPool)
+    return isinstance(getattr(client, "connection_pool", None), pools)
+
+
 def _through(client: Any) -> Any:
     """Sends a command through a redis-py client, sync or asyncio."""
     execute = client.execute_command
@@ -355,7 +365,8 @@ class _RedisStoreBase(BaseStore):
             raise error
         store = cls(client, prefix, ttl, retry_for=retry_for, **options)
         store._owns_client = True
-        store._own_path()  # a client of its own: sesh's own path
+        if not _on_sentinel(client):  # a client of its own: sesh's own path
+            store._own_path()
         return store
 
     @property

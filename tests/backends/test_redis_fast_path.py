@@ -391,13 +391,15 @@ def test_a_store_used_from_many_event_loops_keeps_no_connection_of_a_closed_one(
     admin.close()
 
 
-def test_sentinel_and_cluster_stores_from_urls_take_the_fast_path(
+def test_cluster_stores_take_the_fast_path_and_sentinel_stores_the_client(
     redis_sentinel: Any, redis_cluster: Any
 ) -> None:
-    for url in (redis_sentinel.url, redis_cluster.url):
-        with RedisStore.from_url(url, ttl=60) as store:
-            assert store.get(store.set("alice")) == "alice"
-            assert store._link is not None
+    with RedisStore.from_url(redis_cluster.url, ttl=60) as store:
+        assert store.get(store.set("alice")) == "alice"
+        assert store._link is not None
+    with RedisStore.from_url(redis_sentinel.url, ttl=60) as store:
+        assert store.get(store.set("alice")) == "alice"
+        assert store._link is None
 
 
 def test_cluster_stores_follow_ask_and_moved_while_a_slot_migrates() -> None:
