@@ -141,7 +141,6 @@ def bench_sync(url: str, n: int, rounds: int) -> dict[str, dict[str, float]]:
     }  # fmt: skip
     found = {}
     for verb, (ours, command, made) in verbs.items():
-        samples = {"sesh": Sample(), "raw": Sample()}
 
         def run_sesh(args: list[str], ours: Callable[[str], Any] = ours) -> int:
             for arg in args:
@@ -153,16 +152,16 @@ def bench_sync(url: str, n: int, rounds: int) -> dict[str, dict[str, float]]:
                 raw.execute_command(*cmd)
             return len(commands)
 
-        for turn in range(rounds):
-            order = ["sesh", "raw"] if turn % 2 == 0 else ["raw", "sesh"]
-            for name in order:
-                args = made(n) if made is not None else [""] * n
-                if name == "sesh":
-                    measured(functools.partial(run_sesh, args), samples[name])
-                else:
-                    commands = [command(arg) for arg in args]
-                    measured(functools.partial(run_raw, commands), samples[name])
-        found[verb] = summary(samples["sesh"], samples["raw"])
+        # What each contender's round needs (fresh sessions, the commands) is made
+        # before its clock starts.
+        def ready_sesh(made: Made = made, run: Any = run_sesh) -> Callable[[], int]:
+            return functools.partial(run, made(n) if made is not None else [""] * n)
+
+        def ready_raw(made: Made = made, command: Any = command) -> Callable[[], int]:
+            args = made(n) if made is not None else [""] * n
+            return functools.partial(run_raw, [command(arg) for arg in args])
+
+        found[verb] = side_by_side({"sesh": ready_sesh, "raw": ready_raw}, rounds)
     store.close()
     tracked.close()
     raw.flushdb()
@@ -177,19 +176,10 @@ def bench_async(url: str, port: int, n: int, rounds: int) -> dict[int, dict[str,
     one = loop.run_until_complete(store.set("1337"))
     key = f"bench:{one}"
 
-    many = _many
     found = {}
     for tasks in LEVELS:
         calls = {"sesh": lambda: store.get(one), "raw": lambda: raw.get(key)}
-        for call in calls.values():  # connections up before the clock starts
-            loop.run_until_complete(many(call, tasks, tasks))
-        samples = {"sesh": Sample(), "raw": Sample()}
-        for turn in range(rounds):
-            order = ["sesh", "raw"] if turn % 2 == 0 else ["raw", "sesh"]
-            for name in order:
-                rounds_of = functools.partial(_complete, loop, many, calls[name], tasks, n)
-                measured(rounds_of, samples[name])
-        found[tasks] = summary(samples["sesh"], samples["raw"])
+        found[tasks] = _concurrently(loop, calls, tasks, n, rounds)
         found[tasks]["redis-benchmark"] = redis_benchmark(port, tasks, n * 4)
     loop.run_until_complete(store.aclose())
     loop.run_until_complete(raw.aclose())
@@ -210,12 +200,12 @@ def bench_cluster(n: int, async_n: int, rounds: int) -> dict[str, dict[str, floa
         one = store.set("1337")
         key = f"bench:{one}"
         found = {}
-        samples = {"sesh": Sample(), "raw": Sample()}
         calls = {"sesh": lambda: store.get(one), "raw": lambda: raw.get(key)}
-        for turn in range(rounds):
-            for name in ["sesh", "raw"] if turn % 2 == 0 else ["raw", "sesh"]:
-                measured(functools.partial(_repeat, calls[name], n), samples[name])
-        found["sync get, one thread"] = summary(samples["sesh"], samples["raw"])
+        found["sync get, one thread"] = side_by_side(
+            {name: functools.partial(functools.partial, _repeat, call, n)
+             for name, call in calls.items()},
+            rounds,
+        )  # fmt: skip
         store.close()
         raw.close()
         found["asyncio get, 64 tasks"] = _cluster_async(cluster.url, port, one, async_n, rounds)
@@ -251,19 +241,41 @@ def _cluster_async(url: str, port: int, one: str, n: int, rounds: int) -> dict[s
     loop.run_until_complete(raw.initialize())
     key = f"bench:{one}"
 
-    many = _many
     calls = {"sesh": lambda: store.get(one), "raw": lambda: raw.get(key)}
-    for call in calls.values():
-        loop.run_until_complete(many(call, 64, 64))
-    samples = {"sesh": Sample(), "raw": Sample()}
-    for turn in range(rounds):
-        for name in ["sesh", "raw"] if turn % 2 == 0 else ["raw", "sesh"]:
-            work = functools.partial(_complete, loop, many, calls[name], 64, n)
-            measured(work, samples[name])
+    found = _concurrently(loop, calls, 64, n, rounds)
     loop.run_until_complete(store.aclose())
     loop.run_until_complete(raw.aclose())
     loop.close()
+    return found
+
+
+def side_by_side(
+    ready: dict[str, Callable[[], Callable[[], int]]], rounds: int
+) -> dict[str, float]:
+    """ "sesh" against "raw" in interleaved rounds (who goes first alternates): each entry
+    makes what its round needs, untimed, and returns the run to time (calls it made)."""
+    samples = {name: Sample() for name in ready}
+    for turn in range(rounds):
+        for name in ["sesh", "raw"] if turn % 2 == 0 else ["raw", "sesh"]:
+            measured(ready[name](), samples[name])
     return summary(samples["sesh"], samples["raw"])
+
+
+def _concurrently(
+    loop: asyncio.AbstractEventLoop,
+    calls: dict[str, Callable[[], Any]],
+    tasks: int,
+    n: int,
+    rounds: int,
+) -> dict[str, float]:
+    """``side_by_side`` for asyncio calls from ``tasks`` tasks at once."""
+    for call in calls.values():  # connections up before the clock starts
+        loop.run_until_complete(_many(call, tasks, tasks))
+    return side_by_side(
+        {name: functools.partial(functools.partial, _complete, loop, _many, call, tasks, n)
+         for name, call in calls.items()},
+        rounds,
+    )  # fmt: skip
 
 
 def _complete(loop: asyncio.AbstractEventLoop, many: Any, call: Any, tasks: int, total: int) -> int:

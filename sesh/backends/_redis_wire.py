@@ -18,7 +18,7 @@ import redis.asyncio.sentinel
 import redis.sentinel
 from redis._parsers.base import BaseParser
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError, RedisError
+from redis.exceptions import ReadOnlyError
 
 __all__ = [
     "ASKING",
@@ -115,7 +115,3 @@ def connection_factory(client: Any) -> tuple[type, dict[str, Any]]:
     host, credentials, database, TLS and timeouts), for a connection of sesh's own."""
     pool = client.connection_pool
     return pool.connection_class, dict(pool.connection_kwargs)
-
-
-def is_error(reply: Any) -> bool:
-    return isinstance(reply, RedisError)

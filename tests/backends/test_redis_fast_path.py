@@ -33,6 +33,12 @@ def server() -> Iterator[RedisServer]:
     started.close()
 
 
+def pause(server: RedisServer, ms: int) -> None:
+    """Every client's commands wait ``ms`` milliseconds (CLIENT PAUSE ALL)."""
+    with redis.Redis.from_url(server.url) as admin:
+        admin.execute_command("CLIENT", "PAUSE", ms, "ALL")
+
+
 def connections_received(admin: redis.Redis) -> int:
     return int(admin.info("stats")["total_connections_received"])
 
@@ -103,8 +109,7 @@ def test_every_call_waiting_on_a_lost_connection_fails_then_the_store_reconnects
     async def main() -> None:
         store = AsyncRedisStore.from_url(server.url, ttl=60)
         session_id = await store.set("alice")
-        with redis.Redis.from_url(server.url) as admin:
-            admin.execute_command("CLIENT", "PAUSE", 5000, "ALL")
+        pause(server, 5000)
         calls = [asyncio.ensure_future(store.get(session_id)) for _ in range(50)]
         await asyncio.sleep(0.1)  # written, and waiting
         assert not any(call.done() for call in calls)
@@ -125,8 +130,7 @@ def test_a_stalled_redis_fails_waiting_async_calls_within_the_socket_timeout(
     async def main() -> None:
         store = AsyncRedisStore.from_url(server.url, ttl=60)
         session_id = await store.set("alice")
-        with redis.Redis.from_url(server.url) as admin:
-            admin.execute_command("CLIENT", "PAUSE", 2500, "ALL")
+        pause(server, 2500)
         started = time.monotonic()
         results = await asyncio.gather(
             *(store.get(session_id) for _ in range(20)), return_exceptions=True
