@@ -46,6 +46,7 @@ class Outcome:
     lost_while_cut: int = 0  # of those, unreadable after the failover
     unread_writes: int = 0  # a get right after its set found nothing (cut_link: the loss)
     lost_reads: list[str] = field(default_factory=list)  # what a few lost ones read as
+    diagnosis: list[str] = field(default_factory=list)  # when any were lost: the servers' say
 
 
 class _Record:
@@ -190,7 +191,7 @@ def kill_primary_under_load(topology: Cluster | SentinelGroup, cut_link: bool = 
         at_risk = {} if cut_at is None else {
             sid: user for when, sid, user in acked if cut_at <= when < killed_at
         }  # fmt: skip
-        return Outcome(
+        outcome = Outcome(
             kill_to_promotion=promoted_at - killed_at,
             errors=[error for stream in streams for error in stream.record.errors],
             longest_call=max(stream.record.longest for stream in streams),
@@ -202,6 +203,9 @@ def kill_primary_under_load(topology: Cluster | SentinelGroup, cut_link: bool = 
             unread_writes=sum(stream.record.unread for stream in streams),
             lost_reads=samples,
         )
+        if outcome.lost:
+            outcome.diagnosis = _diagnose(topology, victim, store)
+        return outcome
     finally:
         store.close()
         if held is not None:
@@ -242,6 +246,34 @@ def _unreadable(
             if samples is not None and len(samples) < 3:
                 samples.append(f"{user} read as {got!r}")
     return lost
+
+
+def _diagnose(
+    topology: Cluster | SentinelGroup, victim: RedisServer, store: RedisStore
+) -> list[str]:
+    """What the servers say after a failover that lost acknowledged sessions: where the
+    checking store's connections go, each live server's role and size, and the tail of
+    each one's log (promotions, resyncs, reconfigurations)."""
+    lines = [f"killed primary: port {victim.port}"]
+    link = getattr(store, "_link", None)
+    for conn in list(getattr(link, "_all", ())):
+        inner = getattr(conn, "_conn", None)
+        lines.append(f"checking store connected to: {getattr(inner, 'port', '?')}")
+    servers = topology.nodes if isinstance(topology, Cluster) else [
+        topology.primary, topology.replica, *topology.sentinels
+    ]  # fmt: skip
+    for server in servers:
+        if server is victim or server.process is None:
+            continue
+        try:
+            with redis.Redis(port=server.port, socket_timeout=2) as client:
+                role = client.execute_command("ROLE")[0]
+                size = client.dbsize() if role != b"sentinel" else "-"
+        except redis.RedisError as exc:
+            role, size = f"unreachable ({type(exc).__name__})", "?"
+        lines.append(f"port {server.port}: role {role!r}, dbsize {size}")
+        lines.extend(f"  {line}" for line in server.log_tail(25))
+    return lines
 
 
 def _cut_replication(primary: RedisServer) -> None:

@@ -106,6 +106,12 @@ class RedisServer:
             self.process.wait()
             self.process = None
 
+    def log_tail(self, lines: int) -> list[str]:
+        """The last lines the server logged (the tests' diagnosis of a failure)."""
+        log = Path(self.workdir.name) / "redis.log"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        return text.splitlines()[-lines:]
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
