@@ -97,7 +97,10 @@ class SyncStore(BaseStore):
             BackendError: the backend failed.
             SeshError: no fresh id could be written after a few draws.
         """
-        return self._drive(self._core.set_flow(user_id))
+        session_id, op = self._core.set_op(user_id)
+        if self.execute(op):
+            return session_id
+        return self._drive(self._core.set_again(op))
 
     def get(self, session_id: str, *, touch: bool = False) -> str | None:
         """Returns the user id of a live session, or None.
@@ -185,7 +188,10 @@ class AsyncStore(BaseStore):
 
     async def set(self, user_id: str | int) -> str:
         """Creates a session for ``user_id`` and returns its new random id (see SyncStore)."""
-        return await self._drive(self._core.set_flow(user_id))
+        session_id, op = self._core.set_op(user_id)
+        if await self.execute(op):
+            return session_id
+        return await self._drive(self._core.set_again(op))
 
     async def get(self, session_id: str, *, touch: bool = False) -> str | None:
         """Returns the user id of a live session, or None (see SyncStore.get)."""

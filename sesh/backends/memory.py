@@ -62,14 +62,6 @@ BATCH = 256
 """Expired sessions a write removes at most, and the reaper per hold of the lock."""
 
 
-def _record(
-    user_id: str, expires_at: float | None, max_at: float | None, index: str | None
-) -> _Entry:
-    if max_at is None and index is None:
-        return (user_id, expires_at)
-    return (user_id, expires_at, max_at, index)
-
-
 class _Sessions:
     """The state behind a MemoryStore or an AsyncMemoryStore, safe across threads.
 
@@ -113,19 +105,7 @@ class _Sessions:
                         self._rewrite(op.key, op.key, entry, now, op.ttl_ms)
                     return entry[0]
                 case Insert():
-                    if self._first_due is not None and self._first_due <= now:
-                        self._purge(now, BATCH)
-                    if self._live(op.key, now) is not None:
-                        return False
-                    expires_at = None if op.ttl_ms is None else now + op.ttl_ms / 1000
-                    max_at = None
-                    if op.max_age_ms is not None:
-                        max_at = now + op.max_age_ms / 1000
-                        expires_at = capped(expires_at, max_at)
-                    entry = _record(op.value, expires_at, max_at, op.user_index)
-                    self._write(op.key, entry)
-                    self._file(op.key, expires_at)
-                    return True
+                    return self._insert(op, now)
                 case Refresh():
                     entry = self._live(op.key, now)
                     if entry is not None and op.ttl_ms is not None:
@@ -133,7 +113,7 @@ class _Sessions:
                     return entry is not None
                 case Delete():
                     entry = self._drop(op.key)
-                    return entry is not None and not is_expired(entry[1], now)
+                    return entry is not None and (entry[1] is None or entry[1] > now)
                 case Rotate():
                     return self._rotate(op, now)
                 case ListUser():
@@ -182,6 +162,30 @@ class _Sessions:
                     return
                 self._purge(now, BATCH)
 
+    def _insert(self, op: Insert, now: float) -> bool:
+        first_due = self._first_due
+        if first_due is not None and first_due <= now:
+            self._purge(now, BATCH)
+        key = op.key
+        old = self._entries.get(key)
+        if old is not None:
+            if old[1] is None or old[1] > now:
+                return False
+            self._drop(key)  # expired: taken over
+        expires_at = None if op.ttl_ms is None else now + op.ttl_ms / 1000
+        if op.max_age_ms is None and op.user_index is None:  # the default layout, inline
+            entries = self._entries
+            entries[key] = (op.value, expires_at)
+            if len(entries) > self._peak:
+                self._peak = len(entries)
+        else:
+            max_at = None if op.max_age_ms is None else now + op.max_age_ms / 1000
+            expires_at = capped(expires_at, max_at)
+            self._write(key, (op.value, expires_at, max_at, op.user_index))
+        if expires_at is not None:
+            self._file(key, expires_at)
+        return True
+
     def _rotate(self, op: Rotate, now: float) -> bool | None:
         entry = self._live(op.key, now)
         if entry is None:
@@ -228,7 +232,7 @@ class _Sessions:
         """Files ``key`` in the bucket of its deadline (none without one)."""
         if expires_at is None:
             return
-        slot = self._slot(expires_at)
+        slot = math.ceil(expires_at / self._grain)  # (_slot, inline: once per session)
         bucket = self._buckets.get(slot)
         if bucket is None:
             self._buckets[slot] = bucket = []
