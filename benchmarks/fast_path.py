@@ -75,10 +75,15 @@ class Sample:
         self.cpu.append(cpu / calls * 1e6)
 
 
-def measured(run: Callable[[], int], sample: Sample) -> None:
+Ready = Callable[[int], Callable[[], int]]
+"""Makes what a slice of so many calls needs, untimed; returns the run to time."""
+
+
+def measured(run: Callable[[], int]) -> tuple[int, float, float]:
+    """Calls made by ``run``, its wall seconds and the client's CPU seconds."""
     cpu, wall = time.process_time(), time.perf_counter()
     calls = run()
-    sample.add(calls, time.perf_counter() - wall, time.process_time() - cpu)
+    return calls, time.perf_counter() - wall, time.process_time() - cpu
 
 
 def summary(ours: Sample, base: Sample) -> dict[str, float]:
@@ -154,14 +159,14 @@ def bench_sync(url: str, n: int, rounds: int) -> dict[str, dict[str, float]]:
 
         # What each contender's round needs (fresh sessions, the commands) is made
         # before its clock starts.
-        def ready_sesh(made: Made = made, run: Any = run_sesh) -> Callable[[], int]:
-            return functools.partial(run, made(n) if made is not None else [""] * n)
+        def ready_sesh(size: int, made: Made = made, run: Any = run_sesh) -> Callable[[], int]:
+            return functools.partial(run, made(size) if made is not None else [""] * size)
 
-        def ready_raw(made: Made = made, command: Any = command) -> Callable[[], int]:
-            args = made(n) if made is not None else [""] * n
+        def ready_raw(size: int, made: Made = made, command: Any = command) -> Callable[[], int]:
+            args = made(size) if made is not None else [""] * size
             return functools.partial(run_raw, [command(arg) for arg in args])
 
-        found[verb] = side_by_side({"sesh": ready_sesh, "raw": ready_raw}, rounds)
+        found[verb] = side_by_side({"sesh": ready_sesh, "raw": ready_raw}, rounds, n)
     store.close()
     tracked.close()
     raw.flushdb()
@@ -202,9 +207,10 @@ def bench_cluster(n: int, async_n: int, rounds: int) -> dict[str, dict[str, floa
         found = {}
         calls = {"sesh": lambda: store.get(one), "raw": lambda: raw.get(key)}
         found["sync get, one thread"] = side_by_side(
-            {name: functools.partial(functools.partial, _repeat, call, n)
+            {name: functools.partial(functools.partial, _repeat, call)
              for name, call in calls.items()},
             rounds,
+            n,
         )  # fmt: skip
         store.close()
         raw.close()
@@ -249,15 +255,28 @@ def _cluster_async(url: str, port: int, one: str, n: int, rounds: int) -> dict[s
     return found
 
 
-def side_by_side(
-    ready: dict[str, Callable[[], Callable[[], int]]], rounds: int
-) -> dict[str, float]:
-    """ "sesh" against "raw" in interleaved rounds (who goes first alternates): each entry
-    makes what its round needs, untimed, and returns the run to time (calls it made)."""
+SLICES = 8
+"""A round is this many slices per contender, taking turns: sesh, raw, raw, sesh, ..."""
+
+
+def side_by_side(ready: dict[str, Ready], rounds: int, n: int) -> dict[str, float]:
+    """ "sesh" against "raw" in interleaved rounds of ``n`` calls each. A round takes turns
+    in ``SLICES`` slices (who goes first alternates), so that a change in the machine's
+    load lands on both alike, and its ratio is of the two totals. ``ready[name](calls)``
+    makes what a slice needs, untimed, and returns the run to time (calls it made)."""
     samples = {name: Sample() for name in ready}
+    size = max(1, n // SLICES)
     for turn in range(rounds):
-        for name in ["sesh", "raw"] if turn % 2 == 0 else ["raw", "sesh"]:
-            measured(ready[name](), samples[name])
+        totals = {name: [0.0, 0.0, 0.0] for name in ready}  # calls, wall, CPU
+        for part in range(SLICES):
+            for name in ["sesh", "raw"] if (turn + part) % 2 == 0 else ["raw", "sesh"]:
+                calls, wall, cpu = measured(ready[name](size))
+                total = totals[name]
+                total[0] += calls
+                total[1] += wall
+                total[2] += cpu
+        for name, (made, took, used) in totals.items():
+            samples[name].add(int(made), took, used)
     return summary(samples["sesh"], samples["raw"])
 
 
@@ -272,9 +291,10 @@ def _concurrently(
     for call in calls.values():  # connections up before the clock starts
         loop.run_until_complete(_many(call, tasks, tasks))
     return side_by_side(
-        {name: functools.partial(functools.partial, _complete, loop, _many, call, tasks, n)
+        {name: functools.partial(functools.partial, _complete, loop, _many, call, tasks)
          for name, call in calls.items()},
         rounds,
+        n,
     )  # fmt: skip
 
 
@@ -299,8 +319,10 @@ def report(sizes: dict[str, int], out: Path) -> str:
     on_cluster = bench_cluster(sizes["n"], sizes["async_n"], sizes["rounds"])
     lines = header("sesh's own Redis path against raw redis-py")
     lines += [
-        f"{pinned}. {sizes['rounds']} interleaved rounds (who goes first alternates); sync"
-        f" rounds of {sizes['n']:,} calls, asyncio rounds of {sizes['async_n']:,}. Each"
+        f"{pinned}. {sizes['rounds']} rounds; sync rounds of {sizes['n']:,} calls per"
+        f" contender, asyncio rounds of {sizes['async_n']:,}, each taken in {SLICES} slices"
+        " that alternate (sesh, raw, raw, sesh, ...), so a change in the machine's load"
+        " lands on both alike; a round's ratio is of the two totals. Each"
         " ratio: the median of the per-round ratios of ops/s (above 1: sesh faster), the"
         " interquartile range in brackets with its half-width as a share of the median;"
         " full range under it. CPU: the client's process time per call (median of rounds).",
