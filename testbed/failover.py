@@ -31,7 +31,7 @@ STREAM_SECONDS = 20.0  # a stream stops by itself after this, or MAX_OPS calls
 MAX_OPS = 50_000
 ASYNC_TASKS = 8
 CUT_SECONDS = 1.0  # how long the replica link is down before the primary dies
-SETTLE_SECONDS = 0.05  # a write acknowledged this long before the cut has reached the replica
+CATCH_UP_SECONDS = 5.0  # the most the replica may take to have what its primary acknowledged
 
 
 @dataclass
@@ -45,6 +45,7 @@ class Outcome:
     acknowledged_while_cut: int = 0  # cut_link only: acknowledged with the replica cut off
     lost_while_cut: int = 0  # of those, unreadable after the failover
     unread_writes: int = 0  # a get right after its set found nothing (cut_link: the loss)
+    replica_behind: bool = False  # cut_link: the replica had not caught up before the cut
     lost_reads: list[str] = field(default_factory=list)  # what a few lost ones read as
     diagnosis: list[str] = field(default_factory=list)  # when any were lost: the servers' say
 
@@ -165,11 +166,17 @@ def kill_primary_under_load(topology: Cluster | SentinelGroup, cut_link: bool = 
         for stream in streams:
             stream.start()
         time.sleep(0.5)
-        cut_at = None
+        cut_at = caught_up = None
+        before_cut = []
         if cut_link:
+            # What is kept is what the replica has when its link is cut: each write
+            # acknowledged before the moment its offset was read back from the replica.
+            caught_up = _caught_up(victim)
+            before_cut = ["before the cut:", *_replication(topology)]
             cut_at = time.monotonic()
             _cut_replication(victim)
             time.sleep(CUT_SECONDS)
+        before_kill = _replication(topology)
         killed_at = time.monotonic()
         victim.kill()
         # Its port stays taken until the check is done: a server another test starts
@@ -185,7 +192,7 @@ def kill_primary_under_load(topology: Cluster | SentinelGroup, cut_link: bool = 
             stream.join()
         _collect_what_redis_py_left_open()
         acked = [entry for stream in streams for entry in stream.record.acked]
-        safe_until = killed_at if cut_at is None else cut_at - SETTLE_SECONDS
+        safe_until = killed_at if cut_at is None else caught_up or cut_at
         kept = {sid: user for when, sid, user in acked if when < safe_until}
         kept.update(known)
         at_risk = {} if cut_at is None else {
@@ -202,9 +209,11 @@ def kill_primary_under_load(topology: Cluster | SentinelGroup, cut_link: bool = 
             lost_while_cut=_unreadable(store, at_risk),
             unread_writes=sum(stream.record.unread for stream in streams),
             lost_reads=samples,
+            replica_behind=cut_link and caught_up is None,
         )
         if outcome.lost:
-            outcome.diagnosis = _diagnose(topology, victim, store)
+            outcome.diagnosis = [*before_cut, "before the kill:", *before_kill, "after:"]
+            outcome.diagnosis += _diagnose(topology, victim, store, next(iter(kept)))
         return outcome
     finally:
         store.close()
@@ -248,13 +257,57 @@ def _unreadable(
     return lost
 
 
+def _caught_up(primary: RedisServer) -> float | None:
+    """A moment up to which every write the primary acknowledged has reached its replicas:
+    when its replication offset was read, once each replica's has passed it. None if one
+    has not within ``CATCH_UP_SECONDS`` (or there is none)."""
+    with redis.Redis(port=primary.port, socket_timeout=2) as client:
+        info = client.info("replication")
+        at = time.monotonic()
+    target = info["master_repl_offset"]
+    replicas = [v["port"] for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)]
+    if not replicas:
+        return None
+    for port in replicas:
+        with redis.Redis(port=port, socket_timeout=2) as replica:
+            while replica.info("replication")["slave_repl_offset"] < target:
+                if time.monotonic() > at + CATCH_UP_SECONDS:
+                    return None
+                time.sleep(0.005)
+    return at
+
+
+def _replication(topology: Cluster | SentinelGroup) -> list[str]:
+    """Each data server's role, size and replication offsets (for a diagnosis)."""
+    servers = topology.nodes if isinstance(topology, Cluster) else [
+        topology.primary, topology.replica
+    ]  # fmt: skip
+    lines = []
+    for server in servers:
+        try:
+            with redis.Redis(port=server.port, socket_timeout=2) as client:
+                info = client.info("replication")
+                shown = {k: v for k, v in info.items() if "offset" in k or k.startswith(
+                    ("role", "connected_slaves", "slave0", "master_link_status", "master_port")
+                )}  # fmt: skip
+                lines.append(f"port {server.port}: dbsize {client.dbsize()}, {shown}")
+        except redis.RedisError as exc:
+            lines.append(f"port {server.port}: {type(exc).__name__}")
+    return lines
+
+
 def _diagnose(
-    topology: Cluster | SentinelGroup, victim: RedisServer, store: RedisStore
+    topology: Cluster | SentinelGroup, victim: RedisServer, store: RedisStore, lost_id: str
 ) -> list[str]:
     """What the servers say after a failover that lost acknowledged sessions: where the
     checking store's connections go, each live server's role and size, and the tail of
     each one's log (promotions, resyncs, reconfigurations)."""
-    lines = [f"killed primary: port {victim.port}"]
+    lines = [f"killed primary: port {victim.port}", *_replication(topology)]
+    key = f"sesh:{lost_id}"  # (a session id: test data, printed only as whether it exists)
+    for server in topology.nodes if isinstance(topology, Cluster) else [topology.replica]:
+        if server is not victim:
+            with redis.Redis(port=server.port, socket_timeout=2) as client:
+                lines.append(f"port {server.port}: a lost key exists: {client.exists(key)}")
     link = getattr(store, "_link", None)
     for conn in list(getattr(link, "_all", ())):
         inner = getattr(conn, "_conn", None)
@@ -273,6 +326,8 @@ def _diagnose(
             role, size = f"unreachable ({type(exc).__name__})", "?"
         lines.append(f"port {server.port}: role {role!r}, dbsize {size}")
         lines.extend(f"  {line}" for line in server.log_tail(25))
+    lines.append(f"killed primary {victim.port}'s log:")
+    lines.extend(f"  {line}" for line in victim.log_tail(40))
     return lines
 
 

@@ -38,6 +38,7 @@ def test_a_failover_costs_callers_a_stall_not_an_error(
         record_property(name, value)
     print(f"\n{topology.__name__}: {outcome}", *diagnosis, sep="\n")
     assert outcome.errors == []
+    assert not outcome.replica_behind, "the replica had not caught up when its link was cut"
     assert outcome.lost == 0
     assert outcome.acknowledged_before_kill > 200
     assert outcome.kill_to_promotion < 10
