@@ -66,15 +66,20 @@ def verb_runner(
     return run
 
 
-def interleave(runners: dict[str, Runner], n: int, rounds: int) -> dict[str, list[float]]:
-    """Each runner does n calls per round, in an order that rotates every round (A B C,
-    B C A, ...), so that no contender always runs first or last; returns ops/s per round."""
+def interleave(
+    runners: dict[str, Runner], n: int, rounds: int, scale: dict[str, int] | None = None
+) -> dict[str, list[float]]:
+    """Each runner does n calls per round (times its ``scale``: a contender 30 times as
+    fast does 30 times the calls, so that its round is no shorter than the others'), in an
+    order that rotates every round (A B C, B C A, ...), so that no contender always runs
+    first or last; returns ops/s per round."""
     rates: dict[str, list[float]] = {name: [] for name in runners}
     names = list(runners)
     for turn in range(rounds):
         shift = turn % len(names)
         for name in names[shift:] + names[:shift]:
-            rates[name].append(n / runners[name](n))
+            calls = n * (scale or {}).get(name, 1)
+            rates[name].append(calls / runners[name](calls))
     return rates
 
 
