@@ -159,6 +159,11 @@ def kill_primary_under_load(topology: Cluster | SentinelGroup, cut_link: bool = 
     try:
         known = {store.set(f"known-{n}"): f"known-{n}" for n in range(200)}
         victim, new_primary = _victim(topology, next(iter(known)))
+        if _caught_up(victim) is None:  # what the checks below take for granted
+            raise RuntimeError(
+                "the primary's replica was not replicating before the test began: "
+                + "; ".join(_replication(topology))
+            )
         streams: list[_SyncStream | _AsyncStream] = [
             _SyncStream(topology.url),
             _AsyncStream(topology.url),

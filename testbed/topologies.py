@@ -147,8 +147,15 @@ class SentinelGroup:
         self.startup_seconds = time.monotonic() - started
 
     def _replica_up(self) -> bool:
+        # Both ends: the replica has loaded its copy, and the primary streams it writes (it
+        # starts to only once the replica's first ACK has come: the replica's "up" alone
+        # says nothing of that).
         with _client(self.replica.port) as client:
-            return bool(client.info("replication").get("master_link_status") == "up")
+            if client.info("replication").get("master_link_status") != "up":
+                return False
+        with _client(self.primary.port) as client:
+            replica = client.info("replication").get("slave0")
+            return isinstance(replica, dict) and replica.get("state") == "online"
 
     def _sentinels_ready(self) -> bool:
         for sentinel in self.sentinels:
