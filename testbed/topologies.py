@@ -147,15 +147,21 @@ class SentinelGroup:
         self.startup_seconds = time.monotonic() - started
 
     def _replica_up(self) -> bool:
-        # Both ends: the replica has loaded its copy, and the primary streams it writes (it
-        # starts to only once the replica's first ACK has come: the replica's "up" alone
-        # says nothing of that).
-        with _client(self.replica.port) as client:
-            if client.info("replication").get("master_link_status") != "up":
+        # The replica has loaded its copy, and has what the primary wrote since: the
+        # primary starts streaming writes only once the replica's first ACK has come (and
+        # the replica says "up" before). A PUBLISH is replicated, and writes no key.
+        with _client(self.replica.port) as replica:
+            if replica.info("replication").get("master_link_status") != "up":
                 return False
-        with _client(self.primary.port) as client:
-            replica = client.info("replication").get("slave0")
-            return isinstance(replica, dict) and replica.get("state") == "online"
+            with _client(self.primary.port) as primary:
+                primary.publish("__sesh_probe__", "")
+                written = primary.info("replication")["master_repl_offset"]
+            deadline = time.monotonic() + 1.0
+            while replica.info("replication")["slave_repl_offset"] < written:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.005)
+            return True
 
     def _sentinels_ready(self) -> bool:
         for sentinel in self.sentinels:
