@@ -29,6 +29,7 @@ from sesh.backends._redis_wire import (
     demoted,
     lost,
     pack,
+    primary_of,
 )
 
 __all__ = ["DirectLink"]
@@ -84,7 +85,7 @@ class DirectLink:
     parent's."""
 
     __slots__ = ("_all", "_cls", "_cond", "_epoch", "_free", "_generation", "_kwargs", "_max",
-                 "_opening", "_pid", "_wait", "_waiting")  # fmt: skip
+                 "_opening", "_pid", "_primary", "_wait", "_waiting")  # fmt: skip
 
     def __init__(
         self, cls: type, kwargs: dict[str, Any], *, max_connections: int, wait: float
@@ -104,6 +105,7 @@ class DirectLink:
         # restarted Redis, a proxy's idle timeout), so those are not used again.
         self._epoch = 0
         self._generation = 0  # one more at each close: calls it cut short are not retried
+        self._primary: Any = None  # under Sentinel: where the newest connection found it
         self._pid = os.getpid()  # last: another thread seeing it sees the rest set
 
     def call(self, command: tuple[Any, ...], asking: bool = False) -> Any:
@@ -190,11 +192,19 @@ class DirectLink:
                 self._opening -= 1
                 self._cond.notify()
             raise
+        primary = primary_of(self._kwargs)
         with self._cond:
             self._opening -= 1
             closed = generation != self._generation
             if not closed:
                 self._all.add(conn)
+                if primary != self._primary:
+                    # A failover: the connections made before go to the old primary,
+                    # where a read finds what it had; retired, as redis-py's pool does.
+                    if self._primary is not None:
+                        self._epoch += 1
+                        conn.epoch = self._epoch
+                    self._primary = primary
         if closed:  # the store was closed while this connected
             conn.close()
             raise StoreClosed("Connection to Redis closed: the store was closed")

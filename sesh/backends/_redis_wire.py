@@ -31,6 +31,7 @@ __all__ = [
     "demoted",
     "lost",
     "pack",
+    "primary_of",
 ]
 
 FORK_LOCK = threading.Lock()
@@ -102,6 +103,20 @@ def demoted(reply: Any, cls: type) -> RedisConnectionError | None:
     if type(reply) is ReadOnlyError and issubclass(cls, _SENTINEL_CONNECTIONS):
         return RedisConnectionError("Redis answered READONLY: its primary was demoted")
     return None
+
+
+def primary_of(kwargs: dict[str, Any]) -> Any:
+    """Where the sentinels last said the primary is, for connections made with ``kwargs``
+    under Sentinel (redis-py's pool keeps it as each new connection asks); None off
+    Sentinel. When it changes, connections made before go to the old primary: redis-py's
+    own pool then closes its idle ones, and a ``DirectLink`` retires its own. (A
+    ``PipelinedLink`` has one connection per event loop, and redis-py's asyncio Sentinel
+    works on one loop: its connection is the only one.)"""
+    pool = kwargs.get("connection_pool")
+    try:
+        return None if pool is None else pool.master_address
+    except ReferenceError:  # (a weak proxy to a pool since closed and collected)
+        return None
 
 
 _SENTINEL_CONNECTIONS = (

@@ -357,12 +357,7 @@ class _RedisStoreBase(BaseStore):
             raise error
         store = cls(client, prefix, ttl, retry_for=retry_for, **options)
         store._owns_client = True
-        # A client of its own: sesh's own path, but for Sentinel, which keeps redis-py's
-        # client for now (in 2 of 7 full test runs, the failover test with the replica's
-        # link cut read every session back as missing on sesh's path; cause not found).
-        clusters = (redis.cluster.RedisCluster, redis.asyncio.cluster.RedisCluster)
-        if isinstance(client, clusters) or not is_replicated(client):
-            store._own_path()
+        store._own_path()  # a client of its own: sesh's own path
         return store
 
     @property

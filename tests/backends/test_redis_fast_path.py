@@ -21,7 +21,7 @@ import sesh
 from sesh.backends.redis import AsyncRedisStore, RedisStore
 from testbed.polling import until
 from testbed.servers import RedisServer, free_port
-from testbed.topologies import Cluster
+from testbed.topologies import Cluster, SentinelGroup
 
 
 @pytest.fixture
@@ -395,15 +395,13 @@ def test_a_store_used_from_many_event_loops_keeps_no_connection_of_a_closed_one(
     admin.close()
 
 
-def test_cluster_stores_take_the_fast_path_and_sentinel_stores_the_client(
+def test_cluster_and_sentinel_stores_take_the_fast_path(
     redis_sentinel: Any, redis_cluster: Any
 ) -> None:
-    with RedisStore.from_url(redis_cluster.url, ttl=60) as store:
-        assert store.get(store.set("alice")) == "alice"
-        assert store._link is not None
-    with RedisStore.from_url(redis_sentinel.url, ttl=60) as store:
-        assert store.get(store.set("alice")) == "alice"
-        assert store._link is None
+    for url in (redis_cluster.url, redis_sentinel.url):
+        with RedisStore.from_url(url, ttl=60) as store:
+            assert store.get(store.set("alice")) == "alice"
+            assert store._link is not None
 
 
 def test_cluster_stores_follow_ask_and_moved_while_a_slot_migrates() -> None:
@@ -451,3 +449,52 @@ def test_cluster_stores_follow_ask_and_moved_while_a_slot_migrates() -> None:
         target.close()
     finally:
         cluster.close()
+
+
+def test_sentinel_stores_follow_a_failover_that_leaves_the_old_primary_up() -> None:
+    # A failover that leaves the old primary up (a manual one, a partition): until it is
+    # demoted it still takes writes. A connection opened once the sentinels name the new
+    # primary goes there, and those from before must not be used again (a read on one would
+    # miss what the new primary has). Once demoted, the old primary answers READONLY to a
+    # write on a connection from before: taken as a lost connection, so no caller sees an
+    # error and each write after it lands on the new primary.
+    group = SentinelGroup()
+    loop = asyncio.new_event_loop()
+    try:
+        group.start()
+        store = RedisStore.from_url(group.url, ttl=60)
+        astore = AsyncRedisStore.from_url(group.url, ttl=60)
+        before = {store.set("alice"): "alice", loop.run_until_complete(astore.set("bob")): "bob"}
+        old, new = group.primary.port, group.replica.port
+        # The failover, at once: the replica promoted, and every sentinel made to watch it
+        # (a real one names the new primary only once the failover ends).
+        with redis.Redis(port=new) as server:
+            server.execute_command("REPLICAOF", "NO", "ONE")
+        for sentinel in group.sentinels:
+            with redis.Redis(port=sentinel.port) as client:
+                client.execute_command("SENTINEL", "REMOVE", group.SERVICE)
+                client.execute_command("SENTINEL", "MONITOR", group.SERVICE, "127.0.0.1", new, 2)
+
+        link = store._link
+        stale = link._free.pop()  # (the store's one connection, as if in use)
+        newer = link._take(link._generation)  # as a second thread's call would make it
+        link._free[:] = [newer, stale]  # the one from before is next in line
+        with RedisStore.from_url(group.url, ttl=60) as other:
+            carol = other.set("carol")  # on the new primary
+        assert store.get(carol) == "carol"
+        with redis.Redis(port=old) as server:  # demoted, its clients' connections left open
+            server.execute_command("REPLICAOF", "127.0.0.1", new)
+        after = {store.set("dave"): "dave", loop.run_until_complete(astore.set("erin")): "erin"}
+        with redis.Redis(port=new) as primary:
+            for session_id, user in after.items():
+                assert primary.get(f"sesh:{session_id}") == user.encode()
+            for session_id, user in before.items():  # (copied before the promotion)
+                assert primary.get(f"sesh:{session_id}") == user.encode()
+        for session_id, user in after.items():
+            assert store.get(session_id) == user
+            assert loop.run_until_complete(astore.get(session_id)) == user
+        store.close()
+        loop.run_until_complete(astore.aclose())
+    finally:
+        loop.close()
+        group.close()
