@@ -25,7 +25,7 @@ import redis
 
 from sesh.backends.redis import AsyncRedisStore, RedisStore
 from testbed.servers import RedisServer
-from testbed.topologies import Cluster, SentinelGroup, wait_for
+from testbed.topologies import Cluster, SentinelGroup, replica_has, wait_for
 
 STREAM_SECONDS = 20.0  # a stream stops by itself after this, or MAX_OPS calls
 MAX_OPS = 50_000
@@ -275,22 +275,20 @@ def _caught_up(primary: RedisServer, within: float = CATCH_UP_SECONDS) -> float 
     replicas = [v["port"] for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)]
     if not replicas:
         return None
-    for port in replicas:
-        with redis.Redis(port=port, socket_timeout=2) as replica:
-            while replica.info("replication")["slave_repl_offset"] < target:
-                if time.monotonic() > at + within:
-                    return None
-                time.sleep(0.005)
-    return at
+    left = at + within
+    if all(replica_has(port, target, left - time.monotonic()) for port in replicas):
+        return at
+    return None
+
+
+def _data_servers(topology: Cluster | SentinelGroup) -> list[RedisServer]:
+    return topology.nodes if isinstance(topology, Cluster) else [topology.primary, topology.replica]
 
 
 def _replication(topology: Cluster | SentinelGroup) -> list[str]:
     """Each data server's role, size and replication offsets (for a diagnosis)."""
-    servers = topology.nodes if isinstance(topology, Cluster) else [
-        topology.primary, topology.replica
-    ]  # fmt: skip
     lines = []
-    for server in servers:
+    for server in _data_servers(topology):
         try:
             with redis.Redis(port=server.port, socket_timeout=2) as client:
                 info = client.info("replication")
@@ -319,10 +317,8 @@ def _diagnose(
     for conn in list(getattr(link, "_all", ())):
         inner = getattr(conn, "_conn", None)
         lines.append(f"checking store connected to: {getattr(inner, 'port', '?')}")
-    servers = topology.nodes if isinstance(topology, Cluster) else [
-        topology.primary, topology.replica, *topology.sentinels
-    ]  # fmt: skip
-    for server in servers:
+    sentinels = [] if isinstance(topology, Cluster) else topology.sentinels
+    for server in [*_data_servers(topology), *sentinels]:
         if server is victim or server.process is None:
             continue
         try:

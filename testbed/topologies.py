@@ -29,6 +29,18 @@ def wait_for(what: str, ready: Callable[[], bool], timeout: float = 30.0) -> Non
         time.sleep(0.05)
 
 
+def replica_has(port: int, offset: int, within: float) -> bool:
+    """Whether the replica on ``port`` has its primary's writes up to ``offset`` (its
+    replication offset, read back), waiting up to ``within`` seconds for them."""
+    deadline = time.monotonic() + within
+    with _client(port) as replica:
+        while replica.info("replication")["slave_repl_offset"] < offset:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+    return True
+
+
 def _client(port: int) -> redis.Redis:
     return redis.Redis(port=port, socket_timeout=2, socket_connect_timeout=1)
 
@@ -153,15 +165,10 @@ class SentinelGroup:
         with _client(self.replica.port) as replica:
             if replica.info("replication").get("master_link_status") != "up":
                 return False
-            with _client(self.primary.port) as primary:
-                primary.publish("__sesh_probe__", "")
-                written = primary.info("replication")["master_repl_offset"]
-            deadline = time.monotonic() + 1.0
-            while replica.info("replication")["slave_repl_offset"] < written:
-                if time.monotonic() > deadline:
-                    return False
-                time.sleep(0.005)
-            return True
+        with _client(self.primary.port) as primary:
+            primary.publish("__sesh_probe__", "")
+            written = primary.info("replication")["master_repl_offset"]
+        return replica_has(self.replica.port, written, within=1.0)
 
     def _sentinels_ready(self) -> bool:
         for sentinel in self.sentinels:

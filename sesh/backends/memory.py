@@ -113,7 +113,7 @@ class _Sessions:
                     return entry is not None
                 case Delete():
                     entry = self._drop(op.key)
-                    return entry is not None and (entry[1] is None or entry[1] > now)
+                    return entry is not None and not is_expired(entry[1], now)
                 case Rotate():
                     return self._rotate(op, now)
                 case ListUser():
@@ -163,27 +163,18 @@ class _Sessions:
                 self._purge(now, BATCH)
 
     def _insert(self, op: Insert, now: float) -> bool:
-        first_due = self._first_due
-        if first_due is not None and first_due <= now:
+        if self._first_due is not None and self._first_due <= now:
             self._purge(now, BATCH)
-        key = op.key
-        old = self._entries.get(key)
-        if old is not None:
-            if old[1] is None or old[1] > now:
-                return False
-            self._drop(key)  # expired: taken over
+        if self._live(op.key, now) is not None:
+            return False
         expires_at = None if op.ttl_ms is None else now + op.ttl_ms / 1000
-        if op.max_age_ms is None and op.user_index is None:  # the default layout, inline
-            entries = self._entries
-            entries[key] = (op.value, expires_at)
-            if len(entries) > self._peak:
-                self._peak = len(entries)
+        if op.max_age_ms is None and op.user_index is None:  # the default layout
+            self._write(op.key, (op.value, expires_at))
         else:
             max_at = None if op.max_age_ms is None else now + op.max_age_ms / 1000
             expires_at = capped(expires_at, max_at)
-            self._write(key, (op.value, expires_at, max_at, op.user_index))
-        if expires_at is not None:
-            self._file(key, expires_at)
+            self._write(op.key, (op.value, expires_at, max_at, op.user_index))
+        self._file(op.key, expires_at)
         return True
 
     def _rotate(self, op: Rotate, now: float) -> bool | None:
@@ -232,7 +223,7 @@ class _Sessions:
         """Files ``key`` in the bucket of its deadline (none without one)."""
         if expires_at is None:
             return
-        slot = math.ceil(expires_at / self._grain)  # (_slot, inline: once per session)
+        slot = self._slot(expires_at)
         bucket = self._buckets.get(slot)
         if bucket is None:
             self._buckets[slot] = bucket = []
