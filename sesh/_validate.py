@@ -12,6 +12,7 @@ import math
 import re
 import secrets
 from datetime import timedelta
+from typing import TypeGuard
 
 __all__ = [
     "ID_BYTES",
@@ -53,7 +54,7 @@ def new_session_id() -> str:
     return binascii.b2a_base64(secrets.token_bytes(ID_BYTES), newline=False).decode("ascii")
 
 
-def is_session_id(session_id: object) -> bool:
+def is_session_id(session_id: object) -> TypeGuard[str]:
     """Says whether ``session_id`` could be an id that ``new_session_id`` made.
 
     Raises:

@@ -97,23 +97,28 @@ class _Sessions:
         with self._lock:
             now = self._clock()
             match op:
+                # Fields unpacked, not read one by one: a NamedTuple's fields are
+                # descriptors that Python 3.11 does not specialize (2% of a liv).
                 case Fetch():
-                    entry = self._live(op.key, now)
+                    key, ttl_ms, _ = op
+                    entry = self._live(key, now)
                     if entry is None:
                         return None
-                    if op.ttl_ms is not None:
-                        self._rewrite(op.key, op.key, entry, now, op.ttl_ms)
+                    if ttl_ms is not None:
+                        self._rewrite(key, key, entry, now, ttl_ms)
                     return entry[0]
                 case Insert():
                     return self._insert(op, now)
                 case Refresh():
-                    entry = self._live(op.key, now)
-                    if entry is not None and op.ttl_ms is not None:
-                        self._rewrite(op.key, op.key, entry, now, op.ttl_ms)
+                    key, ttl_ms, _ = op
+                    entry = self._live(key, now)
+                    if entry is not None and ttl_ms is not None:
+                        self._rewrite(key, key, entry, now, ttl_ms)
                     return entry is not None
                 case Delete():
                     entry = self._drop(op.key)
-                    return entry is not None and not is_expired(entry[1], now)
+                    # is_expired, without its call (3% of the instructions of a die)
+                    return entry is not None and (entry[1] is None or entry[1] > now)
                 case Rotate():
                     return self._rotate(op, now)
                 case ListUser():
@@ -165,16 +170,18 @@ class _Sessions:
     def _insert(self, op: Insert, now: float) -> bool:
         if self._first_due is not None and self._first_due <= now:
             self._purge(now, BATCH)
-        if self._live(op.key, now) is not None:
-            return False
-        expires_at = None if op.ttl_ms is None else now + op.ttl_ms / 1000
-        if op.max_age_ms is None and op.user_index is None:  # the default layout
-            self._write(op.key, (op.value, expires_at))
+        key, value, ttl_ms, max_age_ms, index, _ = op  # unpacked: see execute
+        old = self._entries.get(key)
+        if old is not None:  # a fresh id's key holds nothing: a lookup, not _live's call
+            if not is_expired(old[1], now):
+                return False
+            self._drop(key)
+        expires_at = None if ttl_ms is None else now + ttl_ms / 1000
+        if max_age_ms is None and index is None:  # the default layout
+            self._add(key, (value, expires_at))
         else:
-            max_at = None if op.max_age_ms is None else now + op.max_age_ms / 1000
-            expires_at = capped(expires_at, max_at)
-            self._write(op.key, (op.value, expires_at, max_at, op.user_index))
-        self._file(op.key, expires_at)
+            max_at = None if max_age_ms is None else now + max_age_ms / 1000
+            self._add(key, (value, capped(expires_at, max_at), max_at, index))
         return True
 
     def _rotate(self, op: Rotate, now: float) -> bool | None:
@@ -206,24 +213,25 @@ class _Sessions:
             entry = (entry[0], expires_at, max_at, entry[3])
         if old != key:
             self._drop(old)
-            self._write(key, entry)
-            self._file(key, expires_at)
+            self._add(key, entry)
         else:
-            self._write(key, entry)  # a later deadline: its bucket finds it live, files it again
+            self._entries[key] = entry  # a later deadline: its bucket finds it live, files it again
 
-    def _write(self, key: str, entry: _Entry) -> None:
+    def _add(self, key: str, entry: _Entry) -> None:
+        # A session under a key where none is: in the table, its user's index, and the
+        # bucket of its deadline.
         entries = self._entries
         entries[key] = entry
         if len(entries) > self._peak:
             self._peak = len(entries)
         if len(entry) == 4 and entry[3] is not None:
             self._users.setdefault(entry[3], {})[key] = None
+        if entry[1] is not None:
+            self._file(key, entry[1])
 
-    def _file(self, key: str, expires_at: float | None) -> None:
-        """Files ``key`` in the bucket of its deadline (none without one)."""
-        if expires_at is None:
-            return
-        slot = self._slot(expires_at)
+    def _file(self, key: str, expires_at: float) -> None:
+        """Files ``key`` in the bucket of its deadline."""
+        slot = math.ceil(expires_at / self._grain)  # _slot, without its call: every set files
         bucket = self._buckets.get(slot)
         if bucket is None:
             self._buckets[slot] = bucket = []
