@@ -67,19 +67,28 @@ def verb_runner(
 
 
 def interleave(
-    runners: dict[str, Runner], n: int, rounds: int, scale: dict[str, int] | None = None
+    runners: dict[str, Runner],
+    n: int,
+    rounds: int,
+    scale: dict[str, int] | None = None,
+    slices: int = 1,
 ) -> dict[str, list[float]]:
     """Each runner does n calls per round (times its ``scale``: a contender 30 times as
     fast does 30 times the calls, so that its round is no shorter than the others'), in an
-    order that rotates every round (A B C, B C A, ...), so that no contender always runs
-    first or last; returns ops/s per round."""
+    order that rotates (A B C, B C A, ...), so that no contender always runs first or last;
+    returns ops/s per round. With ``slices``, a round is that many turns of every runner,
+    each doing its share of the calls, so that a change in the machine's load within a
+    round lands on all of them alike."""
     rates: dict[str, list[float]] = {name: [] for name in runners}
     names = list(runners)
     for turn in range(rounds):
-        shift = turn % len(names)
-        for name in names[shift:] + names[:shift]:
-            calls = n * (scale or {}).get(name, 1)
-            rates[name].append(calls / runners[name](calls))
+        took = dict.fromkeys(names, 0.0)
+        for part in range(slices):
+            shift = (turn + part) % len(names)
+            for name in names[shift:] + names[:shift]:
+                took[name] += runners[name](n * (scale or {}).get(name, 1) // slices)
+        for name in names:
+            rates[name].append(n * (scale or {}).get(name, 1) // slices * slices / took[name])
     return rates
 
 
