@@ -3,11 +3,15 @@ timed tests)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks import charts
+import pytest
+
+from benchmarks import charts, instructions
 from benchmarks.__main__ import NO_CHARTS
 
 
@@ -53,3 +57,21 @@ def test_the_quick_benchmark_run_writes_its_tables_and_charts(tmp_path: Path) ->
     else:
         assert NO_CHARTS in report
         assert not list(tmp_path.glob("*.png"))
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+def test_instruction_counts_come_from_the_calls_alone() -> None:
+    # Twice the calls, twice the count: the set-up (imports, the store, its sessions) is
+    # the same in both runs and cancels out.
+    with ThreadPoolExecutor(2) as pool:
+        few, more = pool.map(
+            lambda calls: instructions.per_call("memory", "get", calls), [200, 400]
+        )
+    assert 2_000 < few < 100_000, few
+    assert abs(more - few) / few < 0.1, (few, more)
+
+
+def test_the_instruction_counter_runs_every_verb_on_both_stores() -> None:
+    for kind in ("memory", "fakeredis"):
+        for verb in instructions.VERBS:
+            instructions._run(kind, verb, 3, counted=True)
