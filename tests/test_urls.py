@@ -13,7 +13,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 import sesh
 from sesh.backends._postgres_pool import parse_url
-from sesh.backends._redis_clients import check_url
+from sesh.backends._redis_clients import check_url, client_from_url
 from sesh.backends.memory import AsyncMemoryStore, MemoryStore
 from sesh.backends.postgres import AsyncPostgresStore, PostgresStore
 from sesh.backends.redis import AsyncRedisStore, RedisStore
@@ -181,6 +181,11 @@ def test_bad_settings_fail_before_any_connection() -> None:
         ("redis+cluster://h:1?socket_timeout=-1", "socket_timeout"),
         ("redis+sentinel://:hunter2@h:1/svc?sentinel_pasword=x", "sentinel_password"),
         ("redis+sentinel://h:1/svc?socket_timeout=-3", "socket_timeout"),
+        ("redis://:hunter2@h/0?decode_responses=maybe", "decode_responses .* true or false"),
+        ("redis://h/0?retry_on_timeout=off", "retry_on_timeout .* true or false"),
+        ("redis+cluster://h:1?read_from_replicas=perhaps", "read_from_replicas"),
+        ("redis+cluster://h:1?reinitialize_steps=five", "reinitialize_steps .* a number"),
+        ("redis+sentinel://h:1/svc?decode_responses=", "decode_responses"),
     ],
 )
 @pytest.mark.parametrize("make", [sesh.from_url, sesh.async_from_url], ids=["sync", "async"])
@@ -205,6 +210,32 @@ def test_what_redis_py_takes_is_taken(url: str) -> None:
     check_url(url, asyncio=True)
     if "cluster" not in url:  # a cluster client asks for its slot map at once
         sesh.from_url(url).close()
+
+
+@pytest.mark.parametrize(("text", "value"), [("false", False), ("No", False), ("0", False),
+                                           ("true", True), ("YES", True), ("1", True)])  # fmt: skip
+@pytest.mark.parametrize("make", [sesh.from_url, sesh.async_from_url], ids=["sync", "async"])
+def test_a_bool_option_arrives_as_a_bool(text: str, value: bool, make: Any) -> None:
+    # redis-py's parse_url passes decode_responses on as text: "false" would turn it on.
+    store = make(f"redis://h/0?decode_responses={text}")
+    assert store.client.connection_pool.connection_kwargs["decode_responses"] is value
+    assert store.client.connection_pool.connection_kwargs["socket_timeout"] == 1.0  # defaults
+    if isinstance(store, sesh.SeshStore):
+        store.close()
+    else:
+        asyncio.run(store.aclose())
+
+
+def test_cluster_options_arrive_typed() -> None:
+    # An asyncio cluster client asks for its slot map on first use, not when it is made.
+    url = (
+        "redis+cluster://h:1?reinitialize_steps=5&require_full_coverage=no&dynamic_startup_nodes=0"
+    )
+    client = client_from_url(url, asyncio=True)
+    assert client.reinitialize_steps == 5  # as text, the first MOVED would fail on "5"
+    assert client.nodes_manager.require_full_coverage is False
+    assert client.nodes_manager._dynamic_startup_nodes is False
+    assert client.get_connection_kwargs()["socket_timeout"] == 1.0
 
 
 def failure(store: Any) -> BaseException:

@@ -55,9 +55,8 @@ def _too_many() -> ClusterError:
 
 
 def _refreshes_after(moves: int, client: Any) -> bool:
-    # Every reinitialize_steps-th MOVED refreshes the whole map (0: never); a URL gives
-    # the setting as text.
-    steps = int(client.reinitialize_steps or 0)
+    # Every reinitialize_steps-th MOVED refreshes the whole map (0: never).
+    steps: int = client.reinitialize_steps or 0
     return steps > 0 and moves % steps == 0
 
 

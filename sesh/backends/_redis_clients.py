@@ -35,7 +35,7 @@ import redis.connection
 import redis.retry
 import redis.sentinel
 from redis.backoff import ExponentialBackoff, NoBackoff
-from redis.connection import parse_url
+from redis.connection import URL_QUERY_ARGUMENT_PARSERS, parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 __all__ = ["CLIENT_DEFAULTS", "POOL_WAIT", "client_from_url", "is_replicated", "made_with"]
@@ -67,8 +67,8 @@ def _hosts(netloc: str) -> tuple[str, list[tuple[str, int]]]:
     return userinfo, hosts
 
 
-def _options(scheme: str, userinfo: str, path: str, query: str) -> dict[str, Any]:
-    """redis-py's own reading of the credentials, database and query options."""
+def _options(scheme: str, userinfo: str, path: str, query: str, asyncio: bool) -> dict[str, Any]:
+    """redis-py's own reading of the credentials, database and query options, typed."""
     at = "@" if userinfo else ""
     tls = scheme.startswith("rediss")
     options: dict[str, Any] = parse_url(  # type: ignore[no-untyped-call]
@@ -78,7 +78,7 @@ def _options(scheme: str, userinfo: str, path: str, query: str) -> dict[str, Any
     options.pop("port", None)
     if options.pop("connection_class", None) is not None:
         options["ssl"] = True
-    return {**CLIENT_DEFAULTS, **options}
+    return {**CLIENT_DEFAULTS, **options, **typed_query(scheme, asyncio, query)}
 
 
 # Numeric URL options, by the least each may be (a timeout of 0 makes a socket that never
@@ -105,6 +105,11 @@ _OBJECTS = {
     "sentinel_manager",
 }  # fmt: skip
 _TEXT_TYPES = re.compile(r"\b(str|int|float|bool)\b")
+_NOT_A_VALUE = re.compile(r"\b(None|NoneType|Optional|Union|typing)\b")
+# The words redis-py's own to_bool reads as False, and their opposites: a URL option typed
+# bool takes these alone (redis-py's to_bool would read "off", or "flase", as True).
+_BOOLS = {"0": False, "f": False, "false": False, "n": False, "no": False,
+          "1": True, "t": True, "true": True, "y": True, "yes": True}  # fmt: skip
 _OPTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
 
 
@@ -125,6 +130,24 @@ def known_options(scheme: str, asyncio: bool) -> frozenset[str]:
     redis-py's own classes (the parameters of the connection and pool, or of the cluster
     client, that the URL makes), since they differ from one release to the next; less
     those that take objects, which a URL cannot give."""
+    return frozenset(_option_parameters(scheme, asyncio))
+
+
+@cache
+def option_types(scheme: str, asyncio: bool) -> dict[str, type]:
+    """The type of each query option that is a bool, an int or a float, by the annotation
+    of redis-py's parameter (``str | int``, or none: left as text, as redis-py leaves it)."""
+    types: dict[str, type] = {}
+    for name, parameter in _option_parameters(scheme, asyncio).items():
+        annotation = _NOT_A_VALUE.sub("", str(parameter.annotation))
+        found = set(_TEXT_TYPES.findall(annotation))
+        if parameter.annotation is parameter.empty or "str" in found or not found:
+            continue
+        types[name] = bool if "bool" in found else float if "float" in found else int
+    return types
+
+
+def _option_parameters(scheme: str, asyncio: bool) -> dict[str, inspect.Parameter]:
     lib: Any = redis.asyncio.connection if asyncio else redis.connection
     tls = scheme.startswith("rediss")
     connection = getattr(lib, "SSLConnection" if tls else "Connection")
@@ -141,8 +164,8 @@ def known_options(scheme: str, asyncio: bool) -> frozenset[str]:
     else:
         kind = "UnixDomainSocketConnection" if scheme == "unix" else connection.__name__
         found = _parameters(getattr(lib, kind), lib.BlockingConnectionPool)
-    return frozenset(
-        name
+    return {
+        name: parameter
         for name, parameter in found.items()
         if name not in _OBJECTS
         and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
@@ -150,7 +173,7 @@ def known_options(scheme: str, asyncio: bool) -> frozenset[str]:
             parameter.annotation is parameter.empty
             or _TEXT_TYPES.search(str(parameter.annotation)) is not None
         )
-    )
+    }
 
 
 def check_url(url: str, *, asyncio: bool) -> None:
@@ -189,6 +212,40 @@ def check_url(url: str, *, asyncio: bool) -> None:
             )
         if name in _AT_LEAST:
             _check_number(name, value, *_AT_LEAST[name])
+        else:
+            _typed(name, value, option_types(scheme, asyncio).get(name))
+
+
+def _typed(name: str, text: str, kind: type | None) -> Any:
+    """The value of query option ``name`` as its parameter's type (text if untyped).
+
+    Raises:
+        ValueError: the text is not one (named; never the URL).
+    """
+    if kind is bool:
+        try:
+            return _BOOLS[text.lower()]
+        except KeyError:
+            raise ValueError(f"{name} in a Redis URL must be true or false") from None
+    if kind is int or kind is float:
+        try:
+            return kind(text)
+        except ValueError:
+            raise ValueError(f"{name} in a Redis URL must be a number") from None
+    return text
+
+
+def typed_query(scheme: str, asyncio: bool, query: str) -> dict[str, Any]:
+    """The query options that redis-py's ``parse_url`` leaves as text although its
+    parameter takes a bool or a number (``?decode_responses=false`` would reach the client
+    as the text "false", which is true; ``?reinitialize_steps=5`` as "5"), as that type.
+    Those redis-py reads itself it reads the same way (``check_url`` saw to that)."""
+    types = option_types(scheme, asyncio)
+    return {
+        name: _typed(name, value, types[name])
+        for name, value in parse_qsl(query, keep_blank_values=True)
+        if name in types and name not in URL_QUERY_ARGUMENT_PARSERS
+    }
 
 
 def _check_number(name: str, text: str, least: float, whole: bool) -> None:
@@ -244,17 +301,19 @@ def _client(url: str, scheme: str, asyncio: bool) -> Any:
             ExponentialBackoff(cap=0.05, base=0.01), 1, supported_errors=(RedisConnectionError,)
         )
         # Callers beyond the pool's connections wait for one (up to POOL_WAIT seconds)
-        # instead of failing at once, as redis-py's default pool makes them.
-        pool = lib.BlockingConnectionPool.from_url(
-            url, retry=quick, timeout=POOL_WAIT, **{"max_connections": 100, **CLIENT_DEFAULTS}
-        )
+        # instead of failing at once, as redis-py's default pool makes them. What the URL
+        # says wins, as in redis-py's from_url (parse_url, then the pool), typed.
+        parsed = lib.connection.parse_url(url)
+        typed = typed_query(scheme, asyncio, urlsplit(url).query)
+        defaults = {"timeout": POOL_WAIT, "max_connections": 100, **CLIENT_DEFAULTS}
+        pool = lib.BlockingConnectionPool(retry=quick, **{**defaults, **parsed, **typed})
         return lib.Redis.from_pool(pool)
     parts = urlsplit(url)
     userinfo, hosts = _hosts(parts.netloc)
     if scheme in ("redis+cluster", "rediss+cluster"):
         if parts.path not in ("", "/", "/0"):
             raise _UrlError("a Redis Cluster has only database 0")
-        options = _options(scheme, userinfo, "", parts.query)
+        options = _options(scheme, userinfo, "", parts.query, asyncio)
         options.pop("db", None)
         cluster: Any = redis.asyncio.cluster if asyncio else redis.cluster
         nodes = [cluster.ClusterNode(host, port) for host, port in hosts]
@@ -263,7 +322,7 @@ def _client(url: str, scheme: str, asyncio: bool) -> Any:
         service, _, db = unquote(parts.path).strip("/").partition("/")
         if not service:
             raise _UrlError("a sentinel URL names its service: redis+sentinel://host:port/name")
-        options = _options(scheme, userinfo, f"/{db}" if db else "", parts.query)
+        options = _options(scheme, userinfo, f"/{db}" if db else "", parts.query, asyncio)
         sentinel_kwargs = {k: options[k] for k in ("socket_timeout", "socket_connect_timeout")}
         # A sentinel that does not answer is skipped for the next; redis-py's default of ten
         # retries with backoff per sentinel would hold each call for seconds.
