@@ -182,10 +182,11 @@ def test_bad_settings_fail_before_any_connection() -> None:
         ("redis+sentinel://:hunter2@h:1/svc?sentinel_pasword=x", "sentinel_password"),
         ("redis+sentinel://h:1/svc?socket_timeout=-3", "socket_timeout"),
         ("redis://:hunter2@h/0?decode_responses=maybe", "decode_responses .* true or false"),
-        ("redis://h/0?retry_on_timeout=off", "retry_on_timeout .* true or false"),
+        ("redis://h/0?retry_on_timeout=flase", "retry_on_timeout .* true or false"),
         ("redis+cluster://h:1?read_from_replicas=perhaps", "read_from_replicas"),
         ("redis+cluster://h:1?reinitialize_steps=five", "reinitialize_steps .* a number"),
-        ("redis+sentinel://h:1/svc?decode_responses=", "decode_responses"),
+        ("redis://:hunter2@h/0?socket_timeout=1&socket_timeout=2", "'socket_timeout' .* twice"),
+        ("rediss+cluster://h:1?ssl=false", "ssl=false in a rediss URL"),
     ],
 )
 @pytest.mark.parametrize("make", [sesh.from_url, sesh.async_from_url], ids=["sync", "async"])
@@ -213,13 +214,18 @@ def test_what_redis_py_takes_is_taken(url: str) -> None:
 
 
 @pytest.mark.parametrize(("text", "value"), [("false", False), ("No", False), ("0", False),
-                                           ("true", True), ("YES", True), ("1", True)])  # fmt: skip
+                                           ("off", False), ("true", True), ("YES", True),
+                                           ("1", True), ("on", True)])  # fmt: skip
 @pytest.mark.parametrize("make", [sesh.from_url, sesh.async_from_url], ids=["sync", "async"])
 def test_a_bool_option_arrives_as_a_bool(text: str, value: bool, make: Any) -> None:
-    # redis-py's parse_url passes decode_responses on as text: "false" would turn it on.
-    store = make(f"redis://h/0?decode_responses={text}")
-    assert store.client.connection_pool.connection_kwargs["decode_responses"] is value
-    assert store.client.connection_pool.connection_kwargs["socket_timeout"] == 1.0  # defaults
+    # redis-py's parse_url passes decode_responses on as text ("false" would turn it on),
+    # and reads retry_on_timeout=off as True.
+    store = make(f"redis://h/0?decode_responses={text}&retry_on_timeout={text}&socket_keepalive=")
+    kwargs = store.client.connection_pool.connection_kwargs
+    assert kwargs["decode_responses"] is value
+    assert kwargs["retry_on_timeout"] is value
+    assert "socket_keepalive" not in kwargs  # no value: ignored, as redis-py does
+    assert kwargs["socket_timeout"] == 1.0  # the defaults stay
     if isinstance(store, sesh.SeshStore):
         store.close()
     else:

@@ -55,8 +55,9 @@ def _too_many() -> ClusterError:
 
 
 def _refreshes_after(moves: int, client: Any) -> bool:
-    # Every reinitialize_steps-th MOVED refreshes the whole map (0: never).
-    steps: int = client.reinitialize_steps or 0
+    # Every reinitialize_steps-th MOVED refreshes the whole map (0: never); a client that
+    # redis-py made from a URL holds the setting as text (sesh's own from_url types it).
+    steps = int(client.reinitialize_steps or 0)
     return steps > 0 and moves % steps == 0
 
 

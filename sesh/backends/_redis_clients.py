@@ -106,10 +106,10 @@ _OBJECTS = {
 }  # fmt: skip
 _TEXT_TYPES = re.compile(r"\b(str|int|float|bool)\b")
 _NOT_A_VALUE = re.compile(r"\b(None|NoneType|Optional|Union|typing)\b")
-# The words redis-py's own to_bool reads as False, and their opposites: a URL option typed
-# bool takes these alone (redis-py's to_bool would read "off", or "flase", as True).
-_BOOLS = {"0": False, "f": False, "false": False, "n": False, "no": False,
-          "1": True, "t": True, "true": True, "y": True, "yes": True}  # fmt: skip
+# What a URL option typed bool may say (any case): redis-py's own to_bool reads the words
+# for False here as False and anything else, "off" or "flase" included, as True.
+_BOOLS = {"0": False, "f": False, "false": False, "n": False, "no": False, "off": False,
+          "1": True, "t": True, "true": True, "y": True, "yes": True, "on": True}  # fmt: skip
 _OPTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
 
 
@@ -135,15 +135,19 @@ def known_options(scheme: str, asyncio: bool) -> frozenset[str]:
 
 @cache
 def option_types(scheme: str, asyncio: bool) -> dict[str, type]:
-    """The type of each query option that is a bool, an int or a float, by the annotation
-    of redis-py's parameter (``str | int``, or none: left as text, as redis-py leaves it)."""
+    """The type of each query option that is a bool, an int or a float: by the annotation
+    of redis-py's parameter, or by its default where it has none (``str | int``, or
+    neither: left as text, as redis-py leaves it)."""
     types: dict[str, type] = {}
     for name, parameter in _option_parameters(scheme, asyncio).items():
-        annotation = _NOT_A_VALUE.sub("", str(parameter.annotation))
-        found = set(_TEXT_TYPES.findall(annotation))
-        if parameter.annotation is parameter.empty or "str" in found or not found:
+        if parameter.annotation is parameter.empty:
+            default = parameter.default
+            if type(default) in (bool, int, float):
+                types[name] = type(default)
             continue
-        types[name] = bool if "bool" in found else float if "float" in found else int
+        found = set(_TEXT_TYPES.findall(_NOT_A_VALUE.sub("", str(parameter.annotation))))
+        if found and "str" not in found:
+            types[name] = bool if "bool" in found else float if "float" in found else int
     return types
 
 
@@ -197,7 +201,11 @@ def check_url(url: str, *, asyncio: bool) -> None:
         if db and not db.isdigit():
             raise ValueError("the database in a Redis URL must be a number (redis://host/0)")
     known = known_options(scheme, asyncio)
+    seen: set[str] = set()
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name in seen:  # redis-py would take the first, a reader might think the last
+            raise ValueError(f"option {name!r} appears twice in a Redis URL")
+        seen.add(name)
         if name not in known:
             if not _OPTION_NAME.fullmatch(name):  # not a name: perhaps part of a password
                 raise ValueError(
@@ -212,8 +220,10 @@ def check_url(url: str, *, asyncio: bool) -> None:
             )
         if name in _AT_LEAST:
             _check_number(name, value, *_AT_LEAST[name])
-        else:
-            _typed(name, value, option_types(scheme, asyncio).get(name))
+        elif value:  # redis-py ignores an option given no value
+            typed = _typed(name, value, option_types(scheme, asyncio).get(name))
+            if name == "ssl" and typed is False and scheme.startswith("rediss"):
+                raise ValueError("ssl=false in a rediss URL: the scheme asks for TLS")
 
 
 def _typed(name: str, text: str, kind: type | None) -> Any:
@@ -236,15 +246,16 @@ def _typed(name: str, text: str, kind: type | None) -> Any:
 
 
 def typed_query(scheme: str, asyncio: bool, query: str) -> dict[str, Any]:
-    """The query options that redis-py's ``parse_url`` leaves as text although its
-    parameter takes a bool or a number (``?decode_responses=false`` would reach the client
-    as the text "false", which is true; ``?reinitialize_steps=5`` as "5"), as that type.
-    Those redis-py reads itself it reads the same way (``check_url`` saw to that)."""
+    """The query options whose parameter takes a bool or a number, as that type: redis-py's
+    ``parse_url`` passes some on as text (``?decode_responses=false`` would reach the client
+    as the text "false", which is true; ``?reinitialize_steps=5`` as "5"), and reads a bool
+    it does type as True unless it is a word for False ("off" is True to it). Numbers that
+    redis-py reads itself are left to it."""
     types = option_types(scheme, asyncio)
     return {
         name: _typed(name, value, types[name])
-        for name, value in parse_qsl(query, keep_blank_values=True)
-        if name in types and name not in URL_QUERY_ARGUMENT_PARSERS
+        for name, value in parse_qsl(query)  # no blank values: redis-py ignores them
+        if name in types and (types[name] is bool or name not in URL_QUERY_ARGUMENT_PARSERS)
     }
 
 
