@@ -81,14 +81,15 @@ def interleave(
     round lands on all of them alike."""
     rates: dict[str, list[float]] = {name: [] for name in runners}
     names = list(runners)
+    per_slice = {name: n * (scale or {}).get(name, 1) // slices for name in names}
     for turn in range(rounds):
         took = dict.fromkeys(names, 0.0)
         for part in range(slices):
             shift = (turn + part) % len(names)
             for name in names[shift:] + names[:shift]:
-                took[name] += runners[name](n * (scale or {}).get(name, 1) // slices)
+                took[name] += runners[name](per_slice[name])
         for name in names:
-            rates[name].append(n * (scale or {}).get(name, 1) // slices * slices / took[name])
+            rates[name].append(per_slice[name] * slices / took[name])
     return rates
 
 

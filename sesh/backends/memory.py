@@ -117,8 +117,7 @@ class _Sessions:
                     return entry is not None
                 case Delete():
                     entry = self._drop(op.key)
-                    # is_expired, without its call (3% of the instructions of a die)
-                    return entry is not None and (entry[1] is None or entry[1] > now)
+                    return entry is not None and not is_expired(entry[1], now)
                 case Rotate():
                     return self._rotate(op, now)
                 case ListUser():
@@ -171,11 +170,8 @@ class _Sessions:
         if self._first_due is not None and self._first_due <= now:
             self._purge(now, BATCH)
         key, value, ttl_ms, max_age_ms, index, _ = op  # unpacked: see execute
-        old = self._entries.get(key)
-        if old is not None:  # a fresh id's key holds nothing: a lookup, not _live's call
-            if not is_expired(old[1], now):
-                return False
-            self._drop(key)
+        if self._live(key, now) is not None:
+            return False
         expires_at = None if ttl_ms is None else now + ttl_ms / 1000
         if max_age_ms is None and index is None:  # the default layout
             self._add(key, (value, expires_at))
@@ -231,7 +227,7 @@ class _Sessions:
 
     def _file(self, key: str, expires_at: float) -> None:
         """Files ``key`` in the bucket of its deadline."""
-        slot = math.ceil(expires_at / self._grain)  # _slot, without its call: every set files
+        slot = self._slot(expires_at)
         bucket = self._buckets.get(slot)
         if bucket is None:
             self._buckets[slot] = bucket = []
