@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test run, from a fresh Debian/Ubuntu machine: installs what is missing
-# (redis-server, postgresql, chromium and chromium-driver from the distribution; a virtualenv with sesh
+# (redis-server, postgresql, chromium, chromium-driver and valgrind from the distribution; a virtualenv with sesh
 # and its test, bench and docs extras: the suite runs the benchmarks in their quick mode),
 # then runs the linters, the type checker, a strict build of the docs site and the suite.
 # Extra arguments go to pytest.
@@ -27,6 +27,7 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # certificates for the TLS test
+command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)  # benchmarks.instructions' test
 if [ ${#missing[@]} -gt 0 ]; then
     echo "test.sh: installing Debian's ${missing[*]}" >&2
     apt_install "${missing[@]}" || {

@@ -3,13 +3,10 @@ timed tests)."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-import pytest
 
 from benchmarks import charts, instructions
 from benchmarks.__main__ import NO_CHARTS
@@ -59,8 +56,8 @@ def test_the_quick_benchmark_run_writes_its_tables_and_charts(tmp_path: Path) ->
         assert not list(tmp_path.glob("*.png"))
 
 
-@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
 def test_instruction_counts_come_from_the_calls_alone() -> None:
+    # valgrind: the test command installs it (scripts/test.sh).
     # Twice the calls, twice the count: the set-up (imports, the store, its sessions) is
     # the same in both runs and cancels out.
     with ThreadPoolExecutor(2) as pool:
